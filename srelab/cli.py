@@ -1,0 +1,239 @@
+"""The ``srelab`` command.
+
+click is used for the command tree: it is mature, small, lets us map every
+error to the design's exit codes in one place (``main``), and its testing
+runner drives the CLI in-process. rich renders tables and progress.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.table import Table
+
+from srelab.console import err, out, print_json
+from srelab.errors import InputError, SrelabError
+
+__all__ = ["cli", "main"]
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+@click.group(context_settings=CONTEXT)
+@click.version_option(package_name="srelab", prog_name="srelab")
+def cli() -> None:
+    """srelab: a reliability lab for SRE teams.
+
+    Model a fleet's service graph, simulate load, faults and policies, and
+    compare with live chaos experiments. Exit codes: 0 ok, 1 an assertion
+    failed, 2 invalid input, 3 a target could not be reached, 130 interrupted.
+    """
+
+
+# -- topology ------------------------------------------------------------------
+
+@cli.group(context_settings=CONTEXT)
+def topology() -> None:
+    """Service graphs: list, show, analyze, generate.
+
+    SOURCE is a file (YAML, JSON, GraphML), a built-in name, or generate:N[:seed].
+    """
+
+
+def _resolve(source: str):
+    from topology import resolve
+    return resolve(source)
+
+
+@topology.command("list")
+def topology_list() -> None:
+    """List the built-in topologies."""
+    from topology.catalog import BUILTIN, resolve
+    table = Table(title="Built-in topologies")
+    for col in ("name", "services", "dependencies", "entry points", "description"):
+        table.add_column(col, justify="right" if col in ("services", "dependencies", "entry points") else "left")
+    for name, (desc, _) in BUILTIN.items():
+        t = resolve(name)
+        table.add_row(name, str(len(t)), str(t.graph.number_of_edges()), str(len(t.entrypoints)), desc)
+    out.print(table)
+
+
+def _fmt_ms(seconds: float) -> str:
+    return f"{seconds * 1e3:g}ms"
+
+
+@topology.command("show")
+@click.argument("source")
+@click.option("--json", "as_json", is_flag=True, help="Print the topology in the file format as JSON.")
+@click.option("--limit", default=40, show_default=True, help="Services to list on a terminal (0 = all).")
+def topology_show(source: str, as_json: bool, limit: int) -> None:
+    """Show a topology's services and dependencies."""
+    from topology.io import to_dict
+    topo = _resolve(source)
+    if as_json:
+        print_json(to_dict(topo))
+        return
+    out.print(f"[bold]{topo.name}[/]: {len(topo)} services, {topo.graph.number_of_edges()} dependencies, "
+              f"zones {', '.join(topo.zones)}")
+    if topo.description:
+        out.print(topo.description)
+    table = Table()
+    for col in ("service", "entry", "replicas", "conc.", "service time", "timeout", "retries", "breaker",
+                "stateful", "calls"):
+        table.add_column(col)
+    rows = list(topo.services.items())
+    shown = rows if limit <= 0 else rows[:limit]
+    for name, s in shown:
+        reps = "/".join(str(s.replicas.get(z, 0)) for z in topo.zones)
+        calls = ", ".join(f"{d.target}{'' if d.criticality == 'hard' else '~'}" for d in topo.callees(name))
+        table.add_row(name, "yes" if s.entrypoint else "", f"{s.total_replicas} ({reps})", str(s.concurrency),
+                      f"{_fmt_ms(s.service_time.mean)} cv {s.service_time.cv:g}", _fmt_ms(s.timeout),
+                      str(s.retries.attempts or ""), "yes" if s.circuit_breaker else "",
+                      "yes" if s.stateful else "", calls)
+    out.print(table)
+    if len(shown) < len(rows):
+        out.print(f"... {len(rows) - len(shown)} more services (--limit 0 lists all, --json for everything)")
+    out.print("~ marks a soft dependency")
+
+
+def _print_blast(br) -> None:
+    out.print(f"[bold]Blast radius of {br.cause}[/]: {len(br.failed)} services fail, "
+              f"{len(br.degraded)} degrade, {len(br.reduced_capacity)} lose capacity")
+    table = Table()
+    for col in ("entry point", "status", "because"):
+        table.add_column(col)
+    for e, status in br.entrypoints.items():
+        table.add_row(e, status, " -> ".join(br.paths.get(e, [])))
+    out.print(table)
+
+
+@topology.command("analyze")
+@click.argument("source")
+@click.option("--service", help="Blast radius of losing this service.")
+@click.option("--zone", help="Blast radius of losing this zone.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--top", default=10, show_default=True, help="Rows per table on a terminal.")
+def topology_analyze(source: str, service: str | None, zone: str | None, as_json: bool, top: int) -> None:
+    """Blast radius, single points of failure, critical paths, retry amplification, fan-out and depth."""
+    from topology import analysis
+    topo = _resolve(source)
+    if service or zone:
+        if service and zone:
+            raise InputError("give --service or --zone, not both", field="--service/--zone")
+        if service and service not in topo.graph:
+            raise InputError(f"no service {service!r} in {topo.name}; see `srelab topology show {source}`",
+                             field="--service")
+        if zone and zone not in topo.zones:
+            raise InputError(f"no zone {zone!r}; the zones are {', '.join(topo.zones)}", field="--zone")
+        br = analysis.blast_radius(topo, service=service, zone=zone)
+        if as_json:
+            print_json(br.to_dict())
+        else:
+            _print_blast(br)
+        return
+    report = analysis.analyze(topo)
+    if as_json:
+        print_json(report)
+        return
+    _print_report(report, top)
+
+
+def _print_report(r: dict[str, Any], top: int) -> None:
+    s = r["stats"]
+    out.print(f"[bold]{r['topology']}[/]: {s['services']} services, {s['dependencies']} dependencies, "
+              f"{s['replicas']} replicas over {len(s['zones'])} zones, {s['stateful']} stateful")
+    roles = s["roles"]
+    out.print(f"roles: {roles['entry']:.0%} entry, {roles['middle']:.0%} middle, {roles['leaf']:.0%} leaf; "
+              f"fan-out mean {s['fan_out']['mean']} p90 {s['fan_out']['p90']:g} max {s['fan_out']['max']:g}; "
+              f"depth mean {s['depth']['mean']} max {s['depth']['max']:g}")
+    hot = ", ".join(f"{h['service']} ({h['callers']})" for h in s["hot_spots"])
+    out.print(f"hot spots (callers): {hot}")
+
+    spof = r["single_points_of_failure"]
+    t = Table(title=f"Single points of failure: {len(spof['critical'])} services fail an entry point when lost; "
+                    f"{len(spof['zone_confined'])} confined to one zone; {len(spof['single_replica'])} single replica")
+    for col in ("service", "entry points failed", "replicas", "zones"):
+        t.add_column(col)
+    for c in spof["critical"][:top]:
+        t.add_row(c["service"], str(c["entrypoints_failed"]), str(c["replicas"]), str(c["zones"]))
+    out.print(t)
+    if spof["zone_confined"]:
+        t = Table(title="Zone-confined services (a zone outage takes them down)")
+        for col in ("service", "zone", "entry points failed"):
+            t.add_column(col)
+        for c in sorted(spof["zone_confined"], key=lambda c: -c["entrypoints_failed"])[:top]:
+            t.add_row(c["service"], c["zone"], str(c["entrypoints_failed"]))
+        out.print(t)
+
+    t = Table(title="Zone outages")
+    for col in ("zone", "entry points failed", "degraded", "at risk (capacity lost)", "services failed"):
+        t.add_column(col)
+    for z, v in r["zone_blast_radius"].items():
+        t.add_row(z, str(v["entrypoints_failed"]), str(v["entrypoints_degraded"]), str(v["entrypoints_at_risk"]),
+                  str(len(v["services_failed"])))
+    out.print(t)
+
+    cps = sorted(r["critical_paths"].items(), key=lambda kv: -kv[1]["path_latency_ms"])[:top]
+    t = Table(title="Critical paths (longest synchronous path by mean service time)")
+    for col in ("entry point", "path ms", "expected ms", "path"):
+        t.add_column(col)
+    for e, v in cps:
+        t.add_row(e, f"{v['path_latency_ms']:.1f}", f"{v['expected_latency_ms']:.1f}", " -> ".join(v["path"]))
+    out.print(t)
+
+    amps = sorted(r["retry_amplification"].items(), key=lambda kv: -kv[1]["multiplier"])[:top]
+    t = Table(title="Retry amplification (worst-case load multiplier along one path)")
+    for col in ("entry point", "multiplier", "path"):
+        t.add_column(col)
+    for e, v in amps:
+        t.add_row(e, f"{v['multiplier']:g}x", " -> ".join(v["path"]))
+    out.print(t)
+
+
+@topology.command("generate")
+@click.option("--services", "-n", type=click.IntRange(3, 200_000), required=True, help="Number of services.")
+@click.option("--seed", "-s", type=int, default=0, show_default=True, help="Random seed.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="File to write (.yaml, .json or .graphml).")
+def topology_generate(services: int, seed: int, output: Path) -> None:
+    """Generate a production-shaped fleet (Alibaba-trace shape) and write it to a file."""
+    from topology.generate import generate
+    from topology.io import save
+    if output.suffix.lower() not in (".yaml", ".yml", ".json", ".graphml"):
+        raise InputError("the output must end in .yaml, .json or .graphml", source=output, field="--output")
+    topo = generate(services, seed=seed)
+    save(topo, output)
+    err.print(f"wrote {output}: {len(topo)} services, {topo.graph.number_of_edges()} dependencies")
+
+
+# -- entry point ---------------------------------------------------------------
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI and map every outcome to the design's exit codes."""
+    try:
+        rv = cli.main(args=argv, prog_name="srelab", standalone_mode=False)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+    except click.exceptions.Abort:
+        err.print("interrupted")
+        sys.exit(130)
+    except click.UsageError as exc:
+        exc.show()
+        sys.exit(2)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except SrelabError as exc:
+        err.print(f"[bold red]error[/]: {exc}", markup=True, highlight=False)
+        sys.exit(exc.exit_code)
+    except BrokenPipeError:
+        sys.exit(0)
+    sys.exit(rv if isinstance(rv, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

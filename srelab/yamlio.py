@@ -1,0 +1,92 @@
+"""Reading YAML/JSON input files with line numbers, duplicate-key detection and clear errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from srelab.errors import InputError, format_loc
+
+__all__ = ["load_document", "dump_document", "write_atomic"]
+
+
+class _Loader(yaml.SafeLoader):
+    pass
+
+
+def _walk(node: yaml.Node, path: list[Any], lines: dict[str, int], source: str) -> None:
+    lines[format_loc(path)] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[Any, int] = {}
+        for key_node, value_node in node.value:
+            key = key_node.value
+            if key in seen:
+                raise InputError(
+                    f"{key!r} is defined twice (lines {seen[key]} and {key_node.start_mark.line + 1}); "
+                    "names must be unique, rename or merge one of them",
+                    source=source, field=format_loc(path) if path else None)
+            seen[key] = key_node.start_mark.line + 1
+            _walk(value_node, path + [key], lines, source)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _walk(item, path + [i], lines, source)
+
+
+def load_document(path: str | Path, kind: type[InputError] = InputError) -> tuple[Any, dict[str, int]]:
+    """Load a YAML or JSON file. Returns the data and a map from field path to line number."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise kind("no such file; check the path", source=p) from None
+    except IsADirectoryError:
+        raise kind("is a folder, expected a YAML or JSON file", source=p) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise kind(f"cannot read it: {exc}", source=p) from None
+    if p.suffix.lower() == ".json":
+        try:
+            return json.loads(text), {}
+        except json.JSONDecodeError as exc:
+            raise kind(f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}", source=p) from None
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            raise kind("the file is empty", source=p)
+        lines: dict[str, int] = {}
+        _walk(node, [], lines, str(p))
+        data = loader.construct_document(node)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise kind(f"invalid YAML{at}: {exc.problem}", source=p) from None
+    except yaml.YAMLError as exc:
+        raise kind(f"invalid YAML: {exc}", source=p) from None
+    finally:
+        loader.dispose()
+    return data, lines
+
+
+def dump_document(data: Any, path: str | Path) -> None:
+    """Write YAML or JSON (by suffix) atomically."""
+    p = Path(path)
+    if p.suffix.lower() == ".json":
+        text = json.dumps(data, indent=2) + "\n"
+    else:
+        text = yaml.safe_dump(data, sort_keys=False, default_flow_style=None, width=120)
+    write_atomic(p, text)
+
+
+def write_atomic(path: str | Path, text: str | bytes) -> None:
+    """Write a file so that readers see the old or the new content, never half of it."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_name(f".{p.name}.tmp")
+    mode = "wb" if isinstance(text, bytes) else "w"
+    with open(tmp, mode, **({} if isinstance(text, bytes) else {"encoding": "utf-8"})) as fh:
+        fh.write(text)
+        fh.flush()
+    tmp.replace(p)
