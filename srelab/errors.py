@@ -106,6 +106,10 @@ def from_validation_error(
         msg = err["msg"]
         if msg.startswith("Value error, "):
             msg = msg[len("Value error, "):]
+        elif err["type"] == "extra_forbidden":
+            msg = "unknown field; check the spelling against the documented format"
+        elif err["type"] == "missing":
+            msg = "required field is missing"
         line = (lines or {}).get(path)
         at = f" (line {line})" if line else ""
         problems.append(f"{path}{at}: {msg}")

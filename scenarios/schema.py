@@ -1,0 +1,262 @@
+"""Pydantic models of the scenario file (see DESIGN.md, "Scenario file").
+
+Parse -> defaults -> validate -> a frozen :class:`Scenario`. Durations accept
+``500ms``, ``30s``, ``5m``, ``6h``, ``30d``. Percent fields (SLO ``target``,
+assertion minimums) are written in percent, as in the file format.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, model_validator
+
+from srelab.units import parse_duration
+
+__all__ = [
+    "Duration", "RatePattern", "Workload", "SLO", "Fault", "FAULT_KINDS", "Assertion", "Policies",
+    "Scenario", "ENGINES",
+]
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+ENGINES = ("flow", "request")
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+class Constant(_Spec):
+    """The same rate all along."""
+    pattern: Literal["constant"]
+    rps: float = Field(ge=0)
+
+
+class Diurnal(_Spec):
+    """A sinusoid between ``base`` and ``peak``; the peak falls at ``peak_at`` within each period."""
+    pattern: Literal["diurnal"]
+    base: float = Field(ge=0)
+    peak: float = Field(ge=0)
+    period: Duration = 86400.0
+    peak_at: Duration | None = None  # default: half a period
+
+
+class Step(_Spec):
+    """``before`` until ``at``, then ``after``."""
+    pattern: Literal["step"]
+    before: float = Field(ge=0)
+    after: float = Field(ge=0)
+    at: Duration
+
+
+class Spike(_Spec):
+    """``base`` with a rectangular spike to ``peak`` from ``at`` for ``duration``."""
+    pattern: Literal["spike"]
+    base: float = Field(ge=0)
+    peak: float = Field(ge=0)
+    at: Duration
+    duration: Duration
+
+
+class Stage(_Spec):
+    duration: Duration
+    rps: float = Field(ge=0)
+
+
+class Stages(_Spec):
+    """Locust-style stage table: each stage holds its rate for its duration; the last one persists."""
+    pattern: Literal["stages"]
+    stages: list[Stage] = Field(min_length=1)
+
+
+class Replay(_Spec):
+    """A CSV series ``t,rps`` (seconds, requests/s), interpolated linearly; relative to the scenario file."""
+    pattern: Literal["replay"]
+    file: str
+    column: str = "rps"
+    time_column: str = "t"
+
+
+RatePattern = Annotated[Union[Constant, Diurnal, Step, Spike, Stages, Replay], Field(discriminator="pattern")]
+
+
+class Workload(_Spec):
+    entrypoints: dict[str, float] | None = None
+    rate: RatePattern = Constant(pattern="constant", rps=100.0)
+
+    @model_validator(mode="after")
+    def _weights(self) -> "Workload":
+        if self.entrypoints is not None:
+            if not self.entrypoints or any(w < 0 for w in self.entrypoints.values()) or sum(
+                    self.entrypoints.values()) <= 0:
+                raise ValueError("entrypoints needs at least one positive weight, e.g. {frontend: 1.0}")
+        return self
+
+
+class SLO(_Spec):
+    name: str
+    service: str
+    kind: Literal["availability", "latency"] = "availability"
+    target: float = Field(gt=0, lt=100, description="percent, e.g. 99.9")
+    threshold: Duration | None = None
+    window: Duration = 30 * 86400.0
+
+    @model_validator(mode="after")
+    def _threshold(self) -> "SLO":
+        if self.kind == "latency" and self.threshold is None:
+            raise ValueError("a latency SLO needs a threshold, e.g. threshold: 300ms")
+        if self.kind == "availability" and self.threshold is not None:
+            raise ValueError("an availability SLO takes no threshold; use kind: latency")
+        return self
+
+
+FAULT_KINDS = ("kill-instances", "zone-outage", "region-outage", "latency", "error-rate",
+               "dependency-blackhole", "network-partition", "cpu-throttle", "bad-deploy", "traffic-spike")
+
+# fields each fault kind requires
+_FAULT_REQUIRES: dict[str, tuple[str, ...]] = {
+    "kill-instances": ("service",),
+    "zone-outage": ("zone",),
+    "region-outage": (),
+    "latency": ("service", "delay"),
+    "error-rate": ("service", "rate"),
+    "dependency-blackhole": ("source", "target"),
+    "network-partition": ("zones",),
+    "cpu-throttle": ("service", "multiplier"),
+    "bad-deploy": ("service",),
+    "traffic-spike": ("multiplier",),
+}
+
+
+class Fault(_Spec):
+    """A scheduled fault: injected ``at``, reverted after ``duration`` (or never)."""
+
+    at: Duration
+    kind: Literal["kill-instances", "zone-outage", "region-outage", "latency", "error-rate",
+                  "dependency-blackhole", "network-partition", "cpu-throttle", "bad-deploy", "traffic-spike"]
+    duration: Duration | None = None
+    service: str | None = None
+    zone: str | None = None
+    zones: list[str] | None = None
+    source: str | None = Field(None, alias="from")
+    target: str | None = Field(None, alias="to")
+    count: int | None = Field(None, ge=1)
+    fraction: float | None = Field(None, gt=0, le=1)
+    delay: Duration | None = None
+    rate: float | None = Field(None, ge=0, le=1)
+    multiplier: float | None = Field(None, gt=0)
+    entrypoints: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _required(self) -> "Fault":
+        missing = [f for f in _FAULT_REQUIRES[self.kind] if getattr(self, f) is None]
+        if missing:
+            alias = {"source": "from", "target": "to"}
+            names = ", ".join(alias.get(m, m) for m in missing)
+            raise ValueError(f"a {self.kind} fault needs {names}")
+        if self.kind == "network-partition" and len(self.zones or []) < 2:
+            raise ValueError("a network-partition needs zones: [zone-a, zone-b] (two sides at least)")
+        if self.kind == "bad-deploy" and self.rate is None and self.delay is None:
+            raise ValueError("a bad-deploy needs rate (error ratio) or delay (added latency), or both")
+        return self
+
+    @property
+    def label(self) -> str:
+        target = (self.service or self.zone or (f"{self.source}->{self.target}" if self.source else None)
+                  or (",".join(self.zones) if self.zones else None) or "fleet")
+        return f"{self.kind}:{target}"
+
+
+class Assertion(_Spec):
+    """One check of the verdict. Exactly one criterion per assertion."""
+
+    slo: str | None = None
+    service: str | None = None
+    min_attainment: float | None = Field(None, ge=0, le=100, description="percent")
+    min_budget_remaining: float | None = Field(None, ge=-1e9, le=100, description="percent")
+    max_error_ratio: float | None = Field(None, ge=0, le=1)
+    max_latency: Duration | None = None
+    percentile: Literal["p50", "p90", "p99", "mean"] = "p99"
+    name: str | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> "Assertion":
+        slo_checks = [self.min_attainment, self.min_budget_remaining]
+        svc_checks = [self.max_error_ratio, self.max_latency]
+        if self.slo is not None:
+            if sum(c is not None for c in slo_checks) != 1 or any(c is not None for c in svc_checks):
+                raise ValueError("an SLO assertion takes one of min_attainment or min_budget_remaining")
+        elif self.service is not None:
+            if sum(c is not None for c in svc_checks) != 1 or any(c is not None for c in slo_checks):
+                raise ValueError("a service assertion takes one of max_error_ratio or max_latency")
+        else:
+            raise ValueError("an assertion names an slo or a service")
+        return self
+
+    @property
+    def label(self) -> str:
+        if self.name:
+            return self.name
+        if self.slo is not None:
+            if self.min_attainment is not None:
+                return f"{self.slo} attainment >= {self.min_attainment:g}%"
+            return f"{self.slo} budget remaining >= {self.min_budget_remaining:g}%"
+        if self.max_error_ratio is not None:
+            return f"{self.service} error ratio <= {self.max_error_ratio:g}"
+        return f"{self.service} {self.percentile} latency <= {self.max_latency * 1e3:g}ms"
+
+
+class Policies(_Spec):
+    """Control-plane policies. Autoscaling, alerting, budget and remediation policies plug in here
+    as they are built; an unknown key is an error rather than silently ignored."""
+
+
+class FlowOptions(_Spec):
+    """Flow-engine options: ``batch`` ticks are solved together while the control state holds."""
+    batch: int = Field(10, ge=1, le=3600)
+
+
+class Scenario(_Spec):
+    name: str = Field(min_length=1)
+    description: str = ""
+    topology: str
+    duration: Duration = 3600.0
+    tick: Duration = 1.0
+    engine: Literal["flow", "request"] = "flow"
+    seed: int = 0
+    workload: Workload = Workload()
+    slos: list[SLO] = Field(default_factory=list)
+    faults: list[Fault] = Field(default_factory=list)
+    policies: Policies = Policies()
+    flow: FlowOptions = FlowOptions()
+    assertions: list[Assertion] = Field(default_factory=list, alias="assert")
+    _base_dir: str = PrivateAttr(default=".")
+    _source: str = PrivateAttr(default="<scenario>")
+
+    @property
+    def base_dir(self) -> str:
+        """Folder that relative paths in the file (topology, replay CSV) are resolved against."""
+        return self._base_dir
+
+    @property
+    def source(self) -> str:
+        return self._source
+
+    @model_validator(mode="after")
+    def _times(self) -> "Scenario":
+        if self.tick <= 0:
+            raise ValueError("tick must be above zero, e.g. 1s")
+        if self.duration < self.tick:
+            raise ValueError("duration must be at least one tick")
+        names = [s.name for s in self.slos]
+        if len(set(names)) != len(names):
+            raise ValueError("SLO names must be unique")
+        return self
+
+    def with_overrides(self, **changes: Any) -> "Scenario":
+        """A copy with some fields replaced (``--duration``, ``--seed``, ``--engine``), re-validated."""
+        data = self.model_dump(by_alias=True)
+        data.update({k: v for k, v in changes.items() if v is not None})
+        out = Scenario.model_validate(data)
+        out._base_dir, out._source = self._base_dir, self._source
+        return out
