@@ -212,8 +212,15 @@ class Policies(_Spec):
 
 
 class FlowOptions(_Spec):
-    """Flow-engine options: ``batch`` ticks are solved together while the control state holds."""
+    """Flow-engine options.
+
+    ``batch``: ticks solved together while the control state holds (also how often
+    breakers are evaluated). ``tolerance``: a network solution is reused while the
+    control state is unchanged and no service's queueing factor 1/(1 - rho) would
+    move by more than this share; 0 solves every batch.
+    """
     batch: int = Field(10, ge=1, le=3600)
+    tolerance: float = Field(0.01, ge=0.0, le=0.5)
 
 
 class Scenario(_Spec):

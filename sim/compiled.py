@@ -47,6 +47,11 @@ class Compiled:
     depth: int                  # longest path in services (bounds propagation passes)
 
     @property
+    def breaker_edges(self) -> np.ndarray:
+        """Dependencies whose callee has a circuit breaker."""
+        return np.flatnonzero(self.cb_on[self.dst])
+
+    @property
     def n(self) -> int:
         return len(self.names)
 

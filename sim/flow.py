@@ -23,11 +23,13 @@ there is no Python loop over services or edges.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import scipy.sparse as sp
 
 from sim.compiled import MODE_ASYNC, MODE_PAR, MODE_SEQ, Compiled
-from sim.plane import Window
+from sim.plane import Totals, Window
 from sim.queueing import ErlangC, block_probability, gamma_quantile, gamma_sf, wait_time
 from sim.state import CAUSES, HALF_OPEN, OPEN, PlaneState
 
@@ -47,26 +49,134 @@ def _pattern(rows: np.ndarray, cols: np.ndarray, n: int) -> tuple[sp.csr_matrix,
     return mat, perm
 
 
+class FlowWindow(Window):
+    """A flow-engine window: rates, outcomes and latency hold for the whole window, so
+    per-tick series are derived from the external arrivals only when asked for."""
+
+    def __init__(self, engine: "FlowEngine", t0: float, ext_rate: np.ndarray, A: sp.csr_matrix,
+                 served_lag: np.ndarray, lam: np.ndarray, frac: np.ndarray, lat: np.ndarray,
+                 util_rate: np.ndarray, under: np.ndarray, replicas: np.ndarray,
+                 edge_tries: np.ndarray, edge_failures: np.ndarray) -> None:
+        self._engine = engine
+        self.t0 = t0
+        self.ticks = int(ext_rate.shape[0])
+        self._ext = ext_rate          # [T, n] requests/s
+        self._A = A
+        self._served = served_lag
+        self._lam = lam               # [n] mean arrival rate over the window
+        self._frac = frac             # [n, K]
+        self._lat = lat               # [n, 4]
+        self._util_rate = util_rate   # [n] utilisation per (request/s)
+        self._under = under           # [P]
+        self.replicas = replicas
+        self.edge_tries = edge_tries
+        self.edge_failures = edge_failures
+        self._arr: np.ndarray | None = None
+
+    def arrivals(self) -> np.ndarray:
+        if self._arr is None:
+            ext_T = self._ext.T
+            lam_T = ext_T
+            sl = self._served[:, None]
+            for _ in range(self._engine.depth):
+                lam_T = ext_T + self._A @ (sl * lam_T)
+            self._arr = lam_T.T * self._engine.tick
+        return self._arr
+
+    def errors(self) -> np.ndarray:
+        return self.arrivals()[:, :, None] * self._frac[None, :, :]
+
+    def latency(self) -> np.ndarray:
+        return np.broadcast_to(self._lat, (self.ticks,) + self._lat.shape)
+
+    def utilization(self) -> np.ndarray:
+        return np.minimum(self.arrivals() / self._engine.tick * self._util_rate[None, :], 1.0)
+
+    def under(self) -> np.ndarray:
+        return np.broadcast_to(self._under, (self.ticks, self._under.size))
+
+    def at(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per-tick arrivals at a few services from one row of the load response each."""
+        Y = self._engine.response_rows(self._A, self._served, idx)
+        arr = self._ext @ Y * self._engine.tick                          # [T, s]
+        return arr, arr * self._frac[idx].sum(axis=1)[None, :]
+
+    def totals(self) -> Totals:
+        arr = self._lam * (self.ticks * self._engine.tick)
+        succ = arr * (1 - self._frac.sum(axis=1))
+        util = np.minimum(self._lam * self._util_rate, 1.0)
+        return Totals(arr, arr[:, None] * self._frac, succ[:, None] * self._lat, util * self.ticks, util)
+
+
+@dataclass
+class _Solution:
+    """One network solution, valid while the control state (``version``) holds."""
+
+    A: sp.csr_matrix
+    served_lag: np.ndarray
+    served: np.ndarray
+    load: np.ndarray
+    lam: np.ndarray
+    rho: np.ndarray
+    frac: np.ndarray
+    lat: np.ndarray
+    util_rate: np.ndarray
+    under: np.ndarray
+    replicas: np.ndarray
+    q_try: np.ndarray
+    edge_factor: np.ndarray
+    version: int
+    converged: bool
+
+
+class _Level:
+    """Edges whose callers sit at one height above the leaves, with their grouping by caller."""
+
+    def __init__(self, edges: np.ndarray, src: np.ndarray, mode: np.ndarray) -> None:
+        self.edges = edges                                         # edge ids, grouped by caller
+        self.callers, local = np.unique(src[edges], return_inverse=True)
+        self.local = local                                         # caller position per edge
+        par = np.flatnonzero(mode[edges] == MODE_PAR)
+        self.par = par                                             # positions of parallel edges
+        self.par_callers, self.par_start = np.unique(local[par], return_index=True)
+
+
 class FlowEngine:
     """The vectorised data plane; see the module docstring for the model."""
 
     name = "flow"
 
-    def __init__(self, compiled: Compiled, tick: float, probes: list[tuple[int, float]] | None = None) -> None:
+    def __init__(self, compiled: Compiled, tick: float, probes: list[tuple[int, float]] | None = None,
+                 tolerance: float = 0.01) -> None:
         c = self.c = compiled
         self.tick = tick
+        self.tolerance = tolerance
+        self.last: _Solution | None = None
+        self.solves = 0
+        self._rows_key: tuple | None = None
+        self._rows = np.zeros((0, 0))
         n = c.n
         self.erlang = ErlangC(c.concurrency)
         self.down, self._down_perm = _pattern(c.dst, c.src, n)      # callee <- caller (load)
-        seq = c.mode == MODE_SEQ
-        self.sync = c.mode != MODE_ASYNC
-        # caller x edge incidence: sums per-edge values into their caller (outcomes)
-        self.inc = sp.csr_matrix((np.ones(c.m), (c.src, np.arange(c.m))), shape=(n, c.m))
-        self.par_edges = np.flatnonzero(c.mode == MODE_PAR)          # sorted by caller
-        self.par_src, self.par_start = np.unique(c.src[self.par_edges], return_index=True)
-        self.seq_mask = seq
+        self.up, self._up_perm = _pattern(c.src, c.dst, n)          # caller <- callee (load response)
+        self.sync = (c.mode != MODE_ASYNC).astype(float)
+        self.seq = (c.mode == MODE_SEQ).astype(float)
+        self.hard_sync = (c.hard & (c.mode != MODE_ASYNC)).astype(float)
         frac = c.calls - np.floor(c.calls)
         self.calls_var = frac * (1 - frac)
+        self.retry_edges = np.flatnonzero(c.attempts > 0)
+        self.inc = sp.csr_matrix((np.ones(c.m), (c.src, np.arange(c.m))), shape=(n, c.m))
+        # heights above the leaves: outcomes are final level by level, bottom-up
+        height = np.zeros(n, np.int64)
+        order = np.argsort(c.src, kind="stable")
+        starts = np.searchsorted(c.src[order], np.arange(n + 1))
+        for i in range(n - 1, -1, -1):
+            e = order[starts[i]:starts[i + 1]]
+            if e.size:
+                height[i] = 1 + height[c.dst[e]].max()
+        self.height = height
+        self.levels = [_Level(np.flatnonzero(height[c.src] == h), c.src, c.mode)
+                       for h in range(1, int(height.max(initial=0)) + 1)]
         self.probe_idx = np.array([p[0] for p in probes or []], np.int64)
         self.probe_thr = np.array([p[1] for p in probes or []], float)
         # lagged factors
@@ -74,35 +184,88 @@ class FlowEngine:
         self.served = np.ones(n)
         self.depth = max(c.depth, 1)
 
-    # -- helpers ------------------------------------------------------------
     def _down(self, weights: np.ndarray) -> sp.csr_matrix:
-        self.down.data = weights[self._down_perm]
-        return self.down
+        """The load matrix (callee x caller) with a fresh copy of the edge weights."""
+        return sp.csr_matrix((weights[self._down_perm], self.down.indices, self.down.indptr),
+                             shape=self.down.shape)
 
-    def _par_max(self, values: np.ndarray, extra: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Per caller, the largest ``values`` over its parallel calls, and ``extra`` of that call."""
-        out_v = np.zeros(self.c.n)
-        out_e = np.zeros(self.c.n)
-        if self.par_edges.size:
-            v = values[self.par_edges]
-            mx = np.maximum.reduceat(v, self.par_start)
-            out_v[self.par_src] = mx
-            # variance of the branch with the largest mean (ties: the first)
-            owner = np.repeat(np.arange(self.par_src.size), np.diff(np.append(self.par_start, v.size)))
-            is_max = v >= mx[owner]
-            first = np.full(self.par_src.size, -1)
-            idx = np.flatnonzero(is_max)
-            first[owner[idx[::-1]]] = idx[::-1]
-            out_e[self.par_src] = extra[self.par_edges][first]
-        return out_v, out_e
+    def response_rows(self, A: sp.csr_matrix, served: np.ndarray, idx: np.ndarray) -> np.ndarray:
+        """[n, s]: how much one external request/s at each service adds to the load at ``idx``
+        (rows of (I - A diag(served))^-1, by propagating upwards). Cached per load matrix."""
+        key = (id(A), idx.tobytes())
+        if self._rows_key == key:
+            return self._rows
+        n = self.c.n
+        E = np.zeros((n, idx.size))
+        E[idx, np.arange(idx.size)] = 1.0
+        Y = E
+        At = self.load_matrix_T(A)
+        sl = served[:, None]
+        for _ in range(self.depth):
+            Y = E + sl * (At @ Y)
+        self._rows_key, self._rows = key, Y
+        return Y
+
+    def load_matrix_T(self, A: sp.csr_matrix) -> sp.csr_matrix:
+        """The transpose of a load matrix built by ``_down``, without a sparse transpose."""
+        weights = np.empty(self.c.m)
+        weights[self._down_perm] = A.data
+        return sp.csr_matrix((weights[self._up_perm], self.up.indices, self.up.indptr), shape=self.up.shape)
+
+    def _pow_retries(self, q: np.ndarray) -> np.ndarray:
+        """q ** (attempts + 1) per edge; most edges have no retries."""
+        out = q.copy()
+        r = self.retry_edges
+        if r.size:
+            out[r] = q[r] ** (self.c.attempts[r] + 1)
+        return out
+
+    def _tries(self, q: np.ndarray, q_pow: np.ndarray) -> np.ndarray:
+        """Expected tries per call with retries: (1 - q^(R+1)) / (1 - q)."""
+        R = self.c.attempts
+        return np.divide(1 - q_pow, 1 - q, out=R + 1.0, where=q < 1 - 1e-12)
 
     # -- the step -------------------------------------------------------------
-    def advance(self, t0: float, external: np.ndarray, state: PlaneState) -> Window:
-        c = self.c
+    def advance(self, t0: float, external: np.ndarray, state: PlaneState,
+                expected: np.ndarray | None = None) -> Window:
+        """Solve (or reuse) the network for the window's expected load, then count the
+        sampled arrivals through it."""
         T = external.shape[0]
-        tick = self.tick
-        ext_rate = external * state.load_mult[None, :] / tick          # [T, n] requests/s
+        ext_rate = external * state.load_mult[None, :] / self.tick     # [T, n] requests/s
         ext_mean = ext_rate.mean(axis=0)
+        load = ext_mean if expected is None else expected * state.load_mult
+        sol = self._reusable(load, state)
+        if sol is None:
+            sol = self._solve(load, state)
+            self.solves += 1
+        lam = self._propagate(sol, ext_mean)
+        edge_tries = (sol.served * lam)[self.c.src] * sol.edge_factor * (T * self.tick)
+        return FlowWindow(self, t0, ext_rate, sol.A, sol.served_lag, lam, sol.frac, sol.lat, sol.util_rate,
+                          sol.under, sol.replicas, edge_tries, edge_tries * sol.q_try)
+
+    def _propagate(self, sol: "_Solution", ext: np.ndarray) -> np.ndarray:
+        lam = ext
+        for _ in range(self.depth):
+            lam = ext + sol.A @ (sol.served_lag * lam)
+        return lam
+
+    def _reusable(self, load: np.ndarray, state: PlaneState) -> "_Solution | None":
+        """The last solution, if the state is unchanged, it had converged, and the load moved
+        so little that no service's queueing factor 1/(1 - rho) changes by more than ``tolerance``."""
+        sol = self.last
+        if sol is None or self.tolerance <= 0 or sol.version != state.version or not sol.converged:
+            return None
+        total = float(sol.load.sum())
+        ratio = float(load.sum()) / total if total > 0 else 0.0
+        if total <= 0 or not np.allclose(load, ratio * sol.load, rtol=1e-9, atol=1e-12):
+            return None  # the mix over entry points changed: solve again
+        # the load is linear in the external rate, so every service's load moved by `ratio`
+        rho = sol.rho
+        drift = abs(ratio - 1.0) * rho / np.maximum(1.0 - np.minimum(rho, 0.999), 1e-3)
+        return sol if float(drift.max(initial=0.0)) < self.tolerance else None
+
+    def _solve(self, ext_mean: np.ndarray, state: PlaneState) -> "_Solution":
+        c = self.c
 
         up = state.up_replicas()
         k = up.sum(axis=1).astype(float)
@@ -112,14 +275,13 @@ class FlowEngine:
         cc = c.concurrency
 
         # edge delivery factors (lagged failure probabilities)
-        R = c.attempts
         q = self.q_try
-        with np.errstate(divide="ignore", invalid="ignore"):
-            tries = np.where(q < 1 - 1e-12, (1 - q ** (R + 1)) / (1 - q), R + 1)
-        open_ = state.breaker == OPEN
-        half = state.breaker == HALF_OPEN
-        shed = np.where(open_, 1.0, np.where(half, 1 - HALF_OPEN_PROBE, 0.0))
-        reach = (1 - state.blackhole) * (1 - state.cross_partition())
+        tries = self._tries(q, self._pow_retries(q))
+        b = state.breaker
+        shed = np.where(b == OPEN, 1.0, np.where(b == HALF_OPEN, 1 - HALF_OPEN_PROBE, 0.0))
+        reach = 1.0 - state.blackhole
+        if state.partition.any():
+            reach = reach * (1 - state.cross_partition())
         deliver = c.calls * tries * (1 - shed) * reach                  # tries received per served request
 
         # 1. offered load, top-down
@@ -139,54 +301,77 @@ class FlowEngine:
         f_over = (1 - f_unavail) * (1 - inj) * p_block
         served = 1 - f_unavail - f_inj - f_over
         rho_c = np.minimum(rho, 1.0 - 1e-9)
-        wait = wait_time(ec, rho, s, cc, c.scv, c.queue_limit * s / cc)
-        d = s / (cc * np.maximum(1 - rho_c, 1e-9)) * (1 + c.scv) * 0.5
-        wait_var = np.minimum(ec * (2 - ec) * d * d, (c.queue_limit * s / cc) ** 2)
+        cap = c.queue_limit * s / cc
+        wait = wait_time(ec, rho, s, cc, c.scv, cap)
+        d = s / (cc * (1 - rho_c)) * (1 + c.scv) * 0.5
+        wait_var = np.minimum(ec * (2 - ec) * d * d, cap * cap)
         dly, dfr = state.extra_delay, state.delay_fraction
         own_m = wait + s + dfr * dly
         own_v = wait_var + s * s * c.scv + dfr * (1 - dfr) * dly * dly
 
-        # 3. outcomes, bottom-up
+        # 3. outcomes, bottom-up, one height at a time (callees are final before their callers)
         err = 1 - served
         lat_m, lat_v = own_m.copy(), own_v.copy()
-        hard_sync = (c.hard & self.sync).astype(float)
-        seq = self.seq_mask.astype(float)
-        to = c.edge_timeout
-        src_d = c.dst
-        for _ in range(self.depth):
-            p_slow = gamma_sf(to, lat_m[src_d], lat_v[src_d])
-            fe = err[src_d]
-            q_try = reach * (fe + (1 - fe) * p_slow) + (1 - reach)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                tries_now = np.where(q_try < 1 - 1e-12, (1 - q_try ** (R + 1)) / (1 - q_try), R + 1)
-            Q_call = shed + (1 - shed) * q_try ** (R + 1)
-            t_ok = np.minimum(lat_m[src_d], to)
-            t_try = reach * ((1 - p_slow * (1 - fe)) * t_ok + (1 - fe) * p_slow * to) + (1 - reach) * to
-            e_call = (1 - shed) * (tries_now * t_try + (tries_now - 1) * c.backoff) * self.sync
-            v_call = (1 - shed) * tries_now * np.minimum(lat_v[src_d], to * to) * self.sync
-            seq_m = self.inc @ (seq * c.calls * e_call)
-            seq_v = self.inc @ (seq * (c.calls * v_call + self.calls_var * e_call * e_call))
-            par_m, par_v = self._par_max(e_call, v_call)
-            lat_m = own_m + seq_m + par_m
-            lat_v = own_v + seq_v + par_v
-            log_ok = self.inc @ (hard_sync * c.calls * np.log1p(-np.minimum(Q_call, 1 - 1e-15)))
-            dep_fail = 1 - np.exp(log_ok)
-            err = 1 - served * (1 - dep_fail)
+        m = c.m
+        q_try = np.zeros(m)
+        Q_call = np.zeros(m)
+        t_share = np.zeros(m)  # share of failed tries that failed by timing out
+        for lv in self.levels:
+            e = lv.edges
+            dst = c.dst[e]
+            to = c.edge_timeout[e]
+            lm, lvv = lat_m[dst], lat_v[dst]
+            p_slow = gamma_sf(to, lm, lvv)
+            fe = err[dst]
+            re = reach[e]
+            slow = (1 - re) + re * (1 - fe) * p_slow
+            qt = slow + re * fe
+            q_try[e] = qt
+            t_share[e] = np.divide(slow, qt, out=np.zeros_like(qt), where=qt > 0)
+            qp = qt.copy()
+            r = self.c.attempts[e]
+            has_r = r > 0
+            if has_r.any():
+                qp[has_r] = qt[has_r] ** (r[has_r] + 1)
+            tr = np.divide(1 - qp, 1 - qt, out=r + 1.0, where=qt < 1 - 1e-12)
+            sh = shed[e]
+            Q_call[e] = sh + (1 - sh) * qp
+            t_try = re * ((1 - (1 - fe) * p_slow) * np.minimum(lm, to) + (1 - fe) * p_slow * to) + (1 - re) * to
+            sy = self.sync[e] * (1 - sh)
+            e_call = sy * (tr * t_try + (tr - 1) * c.backoff[e])
+            v_call = sy * tr * np.minimum(lvv, to * to)
+            calls = c.calls[e]
+            seq = self.seq[e]
+            ncl = lv.callers.size
+            seq_m = np.bincount(lv.local, weights=seq * calls * e_call, minlength=ncl)
+            seq_v = np.bincount(lv.local, weights=seq * (calls * v_call + self.calls_var[e] * e_call * e_call),
+                                minlength=ncl)
+            if lv.par.size:
+                pv = e_call[lv.par]
+                mx = np.maximum.reduceat(pv, lv.par_start)
+                seq_m[lv.par_callers] += mx
+                # variance of the slowest parallel branch: approximated by the largest branch variance
+                seq_v[lv.par_callers] += np.maximum.reduceat(v_call[lv.par], lv.par_start)
+            log_ok = np.bincount(lv.local, weights=self.hard_sync[e] * calls * np.log1p(-np.minimum(Q_call[e], 1 - 1e-15)),
+                                 minlength=ncl)
+            cl = lv.callers
+            lat_m[cl] = own_m[cl] + seq_m
+            lat_v[cl] = own_v[cl] + seq_v
+            err[cl] = 1 - served[cl] * np.exp(log_ok)
+        dep_fail = 1 - (1 - err) / np.maximum(served, 1e-300)
+        dep_fail = np.where(served > 0, np.clip(dep_fail, 0, 1), 0.0)
 
         # dependency failures split by cause, weighted by each hard call's share of the failure
-        w = hard_sync * c.calls * -np.log1p(-np.minimum(Q_call, 1 - 1e-15))
-        q_fail = np.maximum(q_try, 1e-300)
-        share_to = np.where(Q_call > 0, (1 - shed) * q_try ** (R + 1) / np.maximum(Q_call, 1e-300), 0.0)
-        timeout_part = ((1 - reach) + reach * (1 - fe) * p_slow) / q_fail
+        w = self.hard_sync * c.calls * -np.log1p(-np.minimum(Q_call, 1 - 1e-15))
+        share_retry = np.divide((1 - shed) * self._pow_retries(q_try), Q_call, out=np.zeros(m), where=Q_call > 0)
         U = self.inc
         tot = U @ w
-        cause_to = U @ (w * share_to * np.clip(timeout_part, 0, 1))
-        cause_cb = U @ (w * (1 - share_to))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            f_to = np.where(tot > 0, cause_to / tot, 0.0)
-            f_cb = np.where(tot > 0, cause_cb / tot, 0.0)
+        cause_to = U @ (w * share_retry * t_share)
+        cause_cb = U @ (w * (1 - share_retry))
+        f_to = np.divide(cause_to, tot, out=np.zeros(c.n), where=tot > 0)
+        f_cb = np.divide(cause_cb, tot, out=np.zeros(c.n), where=tot > 0)
         dep_total = served * dep_fail
-        frac = np.zeros((c.n, _K))
+        frac = np.empty((c.n, _K))
         frac[:, _UNAVAIL] = f_unavail
         frac[:, _INJ] = f_inj
         frac[:, _OVER] = f_over
@@ -195,26 +380,23 @@ class FlowEngine:
         frac[:, _DEP] = dep_total * np.clip(1 - f_to - f_cb, 0, 1)
         # the external client gives up on an entry point after the entry's timeout
         ok = served * (1 - dep_fail)
-        client_to = np.where(c.entry, gamma_sf(c.timeout, lat_m, lat_v), 0.0)
-        frac[:, _TIMEOUT] += ok * client_to
+        ent = c.entry
+        frac[ent, _TIMEOUT] += ok[ent] * gamma_sf(c.timeout[ent], lat_m[ent], lat_v[ent])
 
+        converged = (float(np.abs(q_try - self.q_try).max(initial=0.0)) < 1e-6
+                     and float(np.abs(served - self.served).max(initial=0.0)) < 1e-6)
         self.q_try = q_try
         self.served = served
 
-        # per tick: linear response of the load to this batch's external arrivals
-        lam_T = ext_rate.T.copy()                                       # [n, T]
-        for _ in range(self.depth):
-            lam_T = ext_rate.T + A @ (served_lag[:, None] * lam_T)
-        arrivals = (lam_T.T * tick)                                    # [T, n]
-        util = np.minimum(lam_T.T / k_safe * s / cc * (1 - p_block), 1.0) * (~unavailable)
         lat = np.stack([lat_m, gamma_quantile(lat_m, lat_v, 0.5), gamma_quantile(lat_m, lat_v, 0.9),
                         gamma_quantile(lat_m, lat_v, 0.99)], axis=1)
-        under = np.empty((T, self.probe_idx.size))
+        under = np.empty(self.probe_idx.size)
         if self.probe_idx.size:
             pi = self.probe_idx
             under[:] = 1 - gamma_sf(self.probe_thr, lat_m[pi], lat_v[pi])
-        calls_per_tick = (served * lam)[c.src] * c.calls * tries * (1 - shed) * T * tick
-        return Window(
-            t0=t0, arrivals=arrivals, errors=arrivals[:, :, None] * frac[None, :, :],
-            latency=np.broadcast_to(lat, (T,) + lat.shape), utilization=util,
-            replicas=k, under=under, edge_tries=calls_per_tick, edge_failures=calls_per_tick * q_try)
+        util_rate = (s / cc) * (1 - p_block) * (~unavailable) / k_safe
+        sol = _Solution(A=A, served_lag=served_lag, served=served, load=ext_mean, lam=lam, rho=rho, frac=frac, lat=lat,
+                        util_rate=util_rate, under=under, replicas=k, q_try=q_try,
+                        edge_factor=c.calls * tries * (1 - shed), version=state.version, converged=converged)
+        self.last = sol
+        return sol

@@ -1,4 +1,11 @@
-"""The data-plane interface shared by the engines, and its window statistics."""
+"""The data-plane interface shared by the engines, and its window statistics.
+
+A :class:`Window` covers ticks [t0, t0 + T * tick) with the control state held
+fixed. Consumers read either whole-window aggregates per service
+(:meth:`Window.totals`, cheap) or per-tick series (:meth:`Window.arrivals` and
+friends, or :meth:`Window.at` for a few services). Engines that know more
+(the flow engine holds rates constant within a window) override them lazily.
+"""
 
 from __future__ import annotations
 
@@ -9,31 +16,87 @@ import numpy as np
 
 from sim.state import PlaneState
 
-__all__ = ["Window", "DataPlane"]
+__all__ = ["Window", "ArrayWindow", "Totals", "DataPlane"]
 
 
 @dataclass
-class Window:
-    """Statistics of ticks [t0, t0 + T * tick) per service; counts are requests (tries) per tick.
+class Totals:
+    """Whole-window sums per service."""
 
-    ``latency`` holds mean, p50, p90, p99 in seconds of successful requests;
-    ``under`` the share of successful requests faster than each latency probe;
-    ``edge_tries`` / ``edge_failures`` are window totals per dependency (breakers read them).
-    """
-
-    t0: float
-    arrivals: np.ndarray       # [T, n]
-    errors: np.ndarray         # [T, n, len(CAUSES)]
-    latency: np.ndarray        # [T, n, 4]
-    utilization: np.ndarray    # [T, n]
-    replicas: np.ndarray       # [n] serving replicas during the window
-    under: np.ndarray          # [T, probes]
-    edge_tries: np.ndarray     # [m]
-    edge_failures: np.ndarray  # [m]
+    arrivals: np.ndarray        # [n] requests (tries) that reached the service
+    errors: np.ndarray          # [n, K] failed requests by cause
+    latency_weighted: np.ndarray  # [n, 4] sum over successful requests of (mean, p50, p90, p99)
+    utilization_sum: np.ndarray   # [n] sum over ticks of utilisation
+    utilization_max: np.ndarray   # [n]
 
     @property
-    def ticks(self) -> int:
-        return int(self.arrivals.shape[0])
+    def successes(self) -> np.ndarray:
+        return self.arrivals - self.errors.sum(axis=1)
+
+
+class Window:
+    """Statistics of one window; see the module docstring."""
+
+    t0: float
+    ticks: int
+    replicas: np.ndarray        # [n] serving replicas during the window
+    edge_tries: np.ndarray      # [m] tries per dependency over the window (breakers read them)
+    edge_failures: np.ndarray   # [m]
+
+    def arrivals(self) -> np.ndarray:            # [T, n]
+        raise NotImplementedError
+
+    def errors(self) -> np.ndarray:              # [T, n, K]
+        raise NotImplementedError
+
+    def latency(self) -> np.ndarray:             # [T, n, 4] mean, p50, p90, p99 (s) of successes
+        raise NotImplementedError
+
+    def utilization(self) -> np.ndarray:         # [T, n]
+        raise NotImplementedError
+
+    def under(self) -> np.ndarray:               # [T, probes] share of successes under each probe
+        raise NotImplementedError
+
+    def at(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per-tick arrivals [T, s] and errors [T, s] (all causes) at the services ``idx``."""
+        return self.arrivals()[:, idx], self.errors()[:, idx, :].sum(axis=2)
+
+    def totals(self) -> Totals:
+        arr, err, lat, util = self.arrivals(), self.errors(), self.latency(), self.utilization()
+        succ = arr - err.sum(axis=2)
+        return Totals(arr.sum(0), err.sum(0), np.einsum("tn,tnk->nk", succ, lat), util.sum(0), util.max(0))
+
+
+@dataclass
+class ArrayWindow(Window):
+    """A window whose per-tick series are stored as arrays."""
+
+    t0: float
+    ticks: int
+    replicas: np.ndarray
+    edge_tries: np.ndarray
+    edge_failures: np.ndarray
+    arrivals_: np.ndarray
+    errors_: np.ndarray
+    latency_: np.ndarray
+    utilization_: np.ndarray
+    under_: np.ndarray
+
+    def arrivals(self) -> np.ndarray:
+        return self.arrivals_
+
+    def errors(self) -> np.ndarray:
+        return self.errors_
+
+    def latency(self) -> np.ndarray:
+        return self.latency_
+
+    def utilization(self) -> np.ndarray:
+        return self.utilization_
+
+    def under(self) -> np.ndarray:
+        return self.under_
 
 
 class DataPlane(Protocol):
@@ -41,6 +104,8 @@ class DataPlane(Protocol):
 
     name: str
 
-    def advance(self, t0: float, external: np.ndarray, state: PlaneState) -> Window:
-        """``external[T, n]`` are the external arrivals per tick at each service."""
+    def advance(self, t0: float, external: np.ndarray, state: PlaneState,
+                expected: np.ndarray | None = None) -> Window:
+        """``external[T, n]`` are the external arrivals per tick at each service;
+        ``expected[n]`` the mean external rate (requests/s) they were drawn from."""
         ...

@@ -69,19 +69,26 @@ def wait_time(erlang: np.ndarray, rho: np.ndarray, service: np.ndarray, c: np.nd
 
 
 def block_probability(erlang: np.ndarray, rho: np.ndarray, k: np.ndarray) -> np.ndarray:
-    """Share of arrivals that find the queue of ``k`` waiting places full."""
-    r = np.maximum(rho, 1e-12)
-    near = np.abs(r - 1.0) < 1e-6
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        rk = r ** k
-        tail = np.where(near, 1.0 / (k + 1.0), (1.0 - r) * rk / (1.0 - rk * r))
-    return np.clip(np.nan_to_num(erlang * tail, nan=0.0), 0.0, 1.0)
+    """Share of arrivals that find the queue of ``k`` waiting places full.
+
+    Only services with a tail worth computing (rho**k above 1e-300) are evaluated.
+    """
+    out = np.zeros(np.shape(rho))
+    hot = np.flatnonzero((rho > 0.0) & (np.log(np.maximum(rho, 1e-300)) * k > -690.0))
+    if hot.size:
+        r, kk = rho[hot], k[hot]
+        near = np.abs(r - 1.0) < 1e-6
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            rk = np.exp(kk * np.log(r))
+            tail = np.where(near, 1.0 / (kk + 1.0), (1.0 - r) * rk / (1.0 - rk * r))
+            tail = np.where(np.isfinite(tail), tail, 1.0 - 1.0 / r)  # rho**k overflowed: fluid loss
+        out[hot] = np.clip(erlang[hot] * tail, 0.0, 1.0)
+    return out
 
 
 def _shape(mean: np.ndarray, var: np.ndarray) -> np.ndarray:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        k = mean * mean / var
-    return np.clip(np.nan_to_num(k, nan=1e6, posinf=1e6), 0.05, 1e6)
+    k = np.divide(mean * mean, var, out=np.full(np.shape(mean), 1e6), where=var > 0)
+    return np.clip(k, 0.05, 1e6)
 
 
 def gamma_quantile(mean: np.ndarray, var: np.ndarray, p: float) -> np.ndarray:
@@ -94,8 +101,7 @@ def gamma_quantile(mean: np.ndarray, var: np.ndarray, p: float) -> np.ndarray:
 
 def gamma_sf(x: np.ndarray, mean: np.ndarray, var: np.ndarray) -> np.ndarray:
     """P(X > x) for a gamma distribution with this mean and variance (Wilson–Hilferty)."""
-    k = _shape(mean, var)
-    h = 1.0 / (9.0 * k)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        z = (np.cbrt(np.maximum(x, 0.0) / mean) - (1.0 - h)) / np.sqrt(h)
-    return np.where(mean > 0, 1.0 - ndtr(np.nan_to_num(z, nan=-40.0, posinf=40.0, neginf=-40.0)), 0.0)
+    h = 1.0 / (9.0 * _shape(mean, var))
+    ratio = np.divide(x, mean, out=np.full(np.shape(mean), 1e12), where=mean > 0)
+    z = (np.cbrt(ratio) - (1.0 - h)) / np.sqrt(h)
+    return ndtr(-z)

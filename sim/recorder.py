@@ -22,11 +22,14 @@ CELL_BUDGET = 1_500_000  # samples x services per series
 
 
 class Recorder:
-    def __init__(self, names: list[str], ticks: int, tick: float, cell_budget: int = CELL_BUDGET) -> None:
+    def __init__(self, names: list[str], ticks: int, tick: float, cell_budget: int = CELL_BUDGET,
+                 batch: int = 1) -> None:
         n = len(names)
         self.names = names
         self.tick = tick
         self.every = max(1, math.ceil(n * ticks / cell_budget))
+        if self.every > batch:  # whole batches per sample, so windows rarely straddle samples
+            self.every = math.ceil(self.every / batch) * batch
         self.samples = math.ceil(ticks / self.every)
         S, K = self.samples, len(CAUSES)
         f = np.float32
@@ -55,29 +58,53 @@ class Recorder:
 
     def record(self, tick_index: int, w: Window) -> None:
         T = w.ticks
-        succ = w.arrivals - w.errors.sum(axis=2)
-        self.total_arrivals += w.arrivals.sum(0)
-        self.total_errors += w.errors.sum(0)
-        s_tot = succ.sum(0)
-        self._tot_lat += (w.latency * succ[:, :, None]).sum(0)
-        self._tot_lat_w += s_tot
-        self.util_sum += w.utilization.sum(0)
-        self.util_max = np.maximum(self.util_max, w.utilization.max(0))
+        tot = w.totals()
+        self.total_arrivals += tot.arrivals
+        self.total_errors += tot.errors
+        self._tot_lat += tot.latency_weighted
+        succ_sum = tot.successes
+        self._tot_lat_w += succ_sum
+        self.util_sum += tot.utilization_sum
+        self.util_max = np.maximum(self.util_max, tot.utilization_max)
         self.reps_min = np.minimum(self.reps_min, w.replicas)
         self.reps_max = np.maximum(self.reps_max, w.replicas)
         self.reps_sum += w.replicas * T
         self.ticks_seen += T
+        first, last = tick_index // self.every, (tick_index + T - 1) // self.every
+        if first == last:  # the whole window falls in one sample: aggregates suffice
+            b = first
+            self.arrivals[b] += tot.arrivals
+            self.errors[b] += tot.errors
+            self._lat[b] += tot.latency_weighted
+            self._lat_w[b] += succ_sum
+            self._util[b] += tot.utilization_sum
+            self._reps[b] += w.replicas * T
+            self._ticks[b] += T
+            return
+        arr, err, lat, util = w.arrivals(), w.errors(), w.latency(), w.utilization()
+        succ = arr - err.sum(axis=2)
+        if self.every == 1:  # one sample per tick: store the window as it is
+            sl = slice(tick_index, tick_index + T)
+            self.arrivals[sl] = arr
+            self.errors[sl] = err
+            self._lat[sl] = lat * succ[:, :, None]
+            self._lat_w[sl] = succ
+            self._util[sl] = util
+            self._reps[sl] = w.replicas
+            self._ticks[sl] = 1
+            return
         bins = (tick_index + np.arange(T)) // self.every
-        for b in np.unique(bins):
+        for b in range(first, last + 1):
             sel = bins == b
-            self.arrivals[b] += w.arrivals[sel].sum(0)
-            self.errors[b] += w.errors[sel].sum(0)
+            cnt = int(sel.sum())
+            self.arrivals[b] += arr[sel].sum(0)
+            self.errors[b] += err[sel].sum(0)
             ss = succ[sel]
-            self._lat[b] += (w.latency[sel] * ss[:, :, None]).sum(0)
+            self._lat[b] += np.einsum("tn,tnk->nk", ss, lat[sel])
             self._lat_w[b] += ss.sum(0)
-            self._util[b] += w.utilization[sel].sum(0)
-            self._reps[b] += w.replicas * int(sel.sum())
-            self._ticks[b] += int(sel.sum())
+            self._util[b] += util[sel].sum(0)
+            self._reps[b] += w.replicas * cnt
+            self._ticks[b] += cnt
 
     # -- views ----------------------------------------------------------------
     def latency(self) -> np.ndarray:

@@ -23,23 +23,29 @@ def update_breakers(state: PlaneState, compiled: Compiled, now: float, tries: np
     Returns the transitions as (edge, old state, new state).
     """
     c = compiled
-    on = c.cb_on[c.dst]
-    if not on.any():
+    e = c.breaker_edges
+    if e.size == 0:
         return []
-    b = state.breaker
+    b = state.breaker[e]
+    if not b.any() and not failures[e].any():
+        return []  # all closed and nothing failing: nothing can change
+    dst = c.dst[e]
     old = b.copy()
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(tries > 0, failures / tries, 0.0)
-    thr = c.cb_threshold[c.dst]
+    t = tries[e]
+    ratio = np.divide(failures[e], t, out=np.zeros(e.size), where=t > 0)
+    thr = c.cb_threshold[dst]
     # scale the window's volume to the breaker's window
-    volume = tries * np.minimum(c.cb_window[c.dst] / max(span, 1e-9), 1.0)
-    trip = on & (b == CLOSED) & (volume >= c.cb_min_requests[c.dst]) & (ratio >= thr)
-    reopen = on & (b == HALF_OPEN) & (tries > 0) & (ratio >= thr)
-    close = on & (b == HALF_OPEN) & (tries > 0) & (ratio < thr)
-    probe = on & (b == OPEN) & (now >= state.breaker_until)
+    volume = t * np.minimum(c.cb_window[dst] / max(span, 1e-9), 1.0)
+    trip = (b == CLOSED) & (volume >= c.cb_min_requests[dst]) & (ratio >= thr)
+    reopen = (b == HALF_OPEN) & (t > 0) & (ratio >= thr)
+    close = (b == HALF_OPEN) & (t > 0) & (ratio < thr)
+    probe = (b == OPEN) & (now >= state.breaker_until[e])
     b[trip | reopen] = OPEN
-    state.breaker_until[trip | reopen] = now + c.cb_open_for[c.dst][trip | reopen]
+    until = state.breaker_until[e]
+    until[trip | reopen] = now + c.cb_open_for[dst][trip | reopen]
     b[close] = CLOSED
     b[probe] = HALF_OPEN
+    state.breaker[e] = b
+    state.breaker_until[e] = until
     changed = np.flatnonzero(b != old)
-    return [(int(e), int(old[e]), int(b[e])) for e in changed]
+    return [(int(e[i]), int(old[i]), int(b[i])) for i in changed]

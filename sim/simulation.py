@@ -47,7 +47,7 @@ class Controller(Protocol):
 
 
 def _flow(sim: "Simulation") -> DataPlane:
-    return FlowEngine(sim.compiled, sim.tick, probes=sim.slo.probes())
+    return FlowEngine(sim.compiled, sim.tick, probes=sim.slo.probes(), tolerance=sim.scenario.flow.tolerance)
 
 
 ENGINES: dict[str, Callable[["Simulation"], DataPlane]] = {"flow": _flow}
@@ -73,6 +73,7 @@ class Simulation:
         seq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(
             scenario.seed if seed is None else seed)
         self.seed_sequence = seq
+        self.seed = int(scenario.seed if seed is None or isinstance(seed, np.random.SeedSequence) else seed)
         arrivals_ss, self.engine_seed, self.control_seed = seq.spawn(3)
         self.rng_arrivals = np.random.default_rng(arrivals_ss)
         self.tick = scenario.tick
@@ -85,7 +86,7 @@ class Simulation:
         self.weights = entry_weights(scenario, self.compiled)
         self._entry_idx = np.flatnonzero(self.weights > 0)
         self.slo = SLOTracker(scenario.slos, self.compiled.index, self.ticks, self.tick)
-        self.recorder = Recorder(self.compiled.names, self.ticks, self.tick)
+        self.recorder = Recorder(self.compiled.names, self.ticks, self.tick, batch=scenario.flow.batch)
         self.engine_name = engine or scenario.engine
         self.engine = make_engine(self.engine_name, self)
         self.controllers: list[Controller] = []
@@ -113,29 +114,33 @@ class Simulation:
         """Apply a state change at the current tick."""
         self.sync()
         mutate()
+        self.state.touch()
 
     def log(self, event: str, **fields: Any) -> None:
         self.events.append({"at": float(self.env.now), "event": event, **fields})
 
     # -- data plane -------------------------------------------------------------
-    def _external(self, start: int, n: int) -> np.ndarray:
+    def _external(self, start: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Poisson arrivals per tick at each entry point, and the expected rate over the window."""
         t = (start + np.arange(n) + 0.5) * self.tick
         rate = self.rate(t)                                            # [T]
         ext = np.zeros((n, self.compiled.n))
         lam = rate[:, None] * self.weights[None, self._entry_idx] * self.tick
         ext[:, self._entry_idx] = self.rng_arrivals.poisson(lam)
-        return ext
+        return ext, float(rate.mean()) * self.weights
 
     def _advance(self, n: int) -> None:
         start = self._tick_done
-        ext = self._external(start, n)
-        w = self.engine.advance(start * self.tick, ext, self.state)
+        ext, expected = self._external(start, n)
+        w = self.engine.advance(start * self.tick, ext, self.state, expected)
         self.recorder.record(start, w)
         self.slo.record(start, w)
         self._tick_done = start + n
         now = self._tick_done * self.tick
-        for e, old, new in update_breakers(self.state, self.compiled, now, w.edge_tries, w.edge_failures,
-                                           n * self.tick):
+        transitions = update_breakers(self.state, self.compiled, now, w.edge_tries, w.edge_failures, n * self.tick)
+        if transitions:
+            self.state.touch()
+        for e, old, new in transitions:
             c = self.compiled
             self.events.append({"at": now, "event": f"breaker-{_BREAKER[new]}",
                                 "target": f"{c.names[c.src[e]]}->{c.names[c.dst[e]]}"})
@@ -208,8 +213,7 @@ class Simulation:
             }
         result: dict[str, Any] = {
             "schema": SCHEMA, "scenario": self.scenario.name, "engine": self.engine_name,
-            "seed": int(self.scenario.seed if not isinstance(self.seed_sequence.entropy, int)
-                        else self.seed_sequence.entropy),
+            "seed": self.seed,
             "replications": 1, "sim_seconds": float(self.duration), "wall_seconds": float(self.wall_seconds),
             "slos": self.slo.summary(self.duration),
             "services": services,

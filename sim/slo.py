@@ -37,15 +37,17 @@ class SLOTracker:
         if not self.slos:
             return
         sl = slice(tick_index, tick_index + w.ticks)
-        arr = w.arrivals[:, self.service]                       # [T, s]
-        succ = arr - w.errors[:, self.service, :].sum(axis=2)
+        arr, err = w.at(self.service)                           # [T, s]
+        succ = arr - err
         for i, slo in enumerate(self.slos):
             if slo.kind == "availability":
                 self.valid[i, sl] = arr[:, i]
                 self.good[i, sl] = succ[:, i]
-        for p, i in enumerate(self.latency_slos):
-            self.valid[i, sl] = succ[:, i]
-            self.good[i, sl] = succ[:, i] * w.under[:, p]
+        if self.latency_slos:
+            under = w.under()
+            for p, i in enumerate(self.latency_slos):
+                self.valid[i, sl] = succ[:, i]
+                self.good[i, sl] = succ[:, i] * under[:, p]
 
     def summary(self, duration: float) -> list[dict]:
         out = []

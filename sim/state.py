@@ -34,6 +34,11 @@ class PlaneState:
     breaker: np.ndarray = field(init=False)         # [m] CLOSED | OPEN | HALF_OPEN
     breaker_until: np.ndarray = field(init=False)   # [m] when an open breaker goes half-open
 
+    version: int = 0  # bumped on every change, so engines know when a cached solution is stale
+
+    def touch(self) -> None:
+        self.version += 1
+
     def __post_init__(self) -> None:
         c = self.compiled
         self.replicas = c.replicas.copy()

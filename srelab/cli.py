@@ -209,6 +209,150 @@ def topology_generate(services: int, seed: int, output: Path) -> None:
     err.print(f"wrote {output}: {len(topo)} services, {topo.graph.number_of_edges()} dependencies")
 
 
+# -- scenarios -------------------------------------------------------------------
+
+@cli.group(context_settings=CONTEXT)
+def scenarios() -> None:
+    """Scenario files: list the built-ins, show one, validate files, print the JSON Schema."""
+
+
+@scenarios.command("list")
+def scenarios_list() -> None:
+    """List the built-in scenarios."""
+    from scenarios import library, load
+    table = Table(title="Built-in scenarios")
+    for col in ("name", "topology", "duration", "description"):
+        table.add_column(col)
+    for name in library():
+        sc = load(name)
+        table.add_row(name, sc.topology, f"{sc.duration / 3600:g}h", sc.description)
+    out.print(table)
+
+
+@scenarios.command("show")
+@click.argument("name")
+def scenarios_show(name: str) -> None:
+    """Print a scenario file (a built-in name or a path)."""
+    from scenarios import load
+    sc = load(name)
+    sys.stdout.write(Path(sc.source).read_text(encoding="utf-8"))
+
+
+@scenarios.command("validate")
+@click.argument("files", nargs=-1, required=True)
+def scenarios_validate(files: tuple[str, ...]) -> int:
+    """Check scenario files and the topologies and names they refer to."""
+    from scenarios import validate_file
+    failed = 0
+    for f in files:
+        try:
+            sc, topo = validate_file(f)
+        except InputError as exc:
+            failed += 1
+            err.print(f"[red]invalid[/] {exc}", highlight=False)
+            continue
+        out.print(f"[green]ok[/] {f}: {sc.name} on {topo.name} ({len(topo)} services), "
+                  f"{len(sc.faults)} faults, {len(sc.slos)} SLOs, {len(sc.assertions)} assertions")
+    return 2 if failed else 0
+
+
+@scenarios.command("schema")
+def scenarios_schema() -> None:
+    """Print the JSON Schema of scenario files (generated from the models)."""
+    from scenarios.schema import Scenario
+    print_json(Scenario.model_json_schema(by_alias=True))
+
+
+# -- run -------------------------------------------------------------------------
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("scenario")
+@click.option("--engine", type=click.Choice(["flow", "request"]), help="Data plane (default: the scenario's).")
+@click.option("--seed", type=int, help="Random seed (default: the scenario's).")
+@click.option("--duration", help="Override the simulated duration, e.g. 30m.")
+@click.option("--replications", type=click.IntRange(1, 10_000), default=1, show_default=True,
+              help="Independent runs; numbers become means with 95 % intervals.")
+@click.option("--workers", type=click.IntRange(1, 256), default=1, show_default=True,
+              help="Local processes for replications.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the result JSON.")
+@click.option("--junit", "junit_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write a JUnit XML report (one testcase per assertion).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Write result.json, series.npz and the scenario to this folder.")
+@click.option("--quiet", "-q", is_flag=True, help="Print only the verdict line.")
+def run(scenario: str, engine: str | None, seed: int | None, duration: str | None, replications: int,
+        workers: int, json_path: Path | None, junit_path: Path | None, out_dir: Path | None, quiet: bool) -> int:
+    """Simulate SCENARIO (a YAML file or a built-in name) and judge its assertions.
+
+    Exit code 0 when every assertion held, 1 when one failed.
+    """
+    from pydantic import ValidationError
+
+    from scenarios import bind, load
+    from sim import Simulation
+    from sim.replicate import run as run_scenario
+    from sim.result import write_json, write_junit
+    from srelab.errors import ScenarioError, from_validation_error
+    from srelab.runview import print_summary
+    from srelab.yamlio import write_atomic
+
+    sc = load(scenario)
+    if duration is not None or engine is not None:
+        try:
+            sc = sc.with_overrides(duration=duration, engine=engine)
+        except ValidationError as exc:
+            raise from_validation_error(exc, source="--duration/--engine", kind=ScenarioError) from None
+    topo = bind(sc)
+    if engine == "request" or sc.engine == "request":
+        from sim.simulation import ENGINES
+        if "request" not in ENGINES:
+            raise InputError("the request engine is not available in this version; use --engine flow",
+                             field="engine")
+    progress_cb, bar = _progress(sc.duration, quiet)
+    try:
+        if out_dir is not None and replications == 1:
+            sim = Simulation(sc, seed=seed, topology=topo, engine=engine, progress=progress_cb)
+            result = sim.run()
+            out_dir.mkdir(parents=True, exist_ok=True)
+            sim.recorder.save(out_dir / "series.npz")
+        else:
+            result = run_scenario(sc, topo, seed=seed, replications=replications, workers=workers,
+                                  engine=engine, progress=progress_cb)
+    finally:
+        if bar is not None:
+            bar.stop()
+    if out_dir is not None:
+        import yaml
+        out_dir.mkdir(parents=True, exist_ok=True)
+        write_json(result, out_dir / "result.json")
+        write_atomic(out_dir / "scenario.yaml",
+                     yaml.safe_dump(sc.model_dump(by_alias=True, mode="json"), sort_keys=False))
+    if json_path is not None:
+        write_json(result, json_path)
+    if junit_path is not None:
+        write_junit(result, junit_path)
+    if quiet:
+        failed = sum(not a["passed"] for a in result["assertions"])
+        out.print(f"{result['scenario']}: {'PASSED' if result['passed'] else 'FAILED'} "
+                  f"({len(result['assertions']) - failed}/{len(result['assertions'])} assertions held)")
+    else:
+        print_summary(result)
+    return 0 if result["passed"] else 1
+
+
+def _progress(total: float, quiet: bool):
+    """A rich progress bar on a terminal; nothing in CI logs or pipes."""
+    from srelab.console import is_interactive
+    if quiet or not is_interactive():
+        return None, None
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    bar = Progress(TextColumn("simulating"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+                   TimeElapsedColumn(), console=err, transient=True)
+    task = bar.add_task("run", total=total)
+    bar.start()
+    return (lambda now: bar.update(task, completed=now)), bar
+
+
 # -- entry point ---------------------------------------------------------------
 
 def main(argv: list[str] | None = None) -> None:
