@@ -13,8 +13,22 @@ from srelab.errors import InputError, format_loc
 __all__ = ["load_document", "dump_document", "write_atomic"]
 
 
-class _Loader(yaml.SafeLoader):
+# libyaml's C loader and dumper when present: reading fleet-2847 goes from seconds to under one.
+_BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
     pass
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"{key!r} is defined twice; names must be unique, rename or merge one of them")
+        out[key] = value
+    return out
 
 
 def _walk(node: yaml.Node, path: list[Any], lines: dict[str, int], source: str) -> None:
@@ -48,9 +62,11 @@ def load_document(path: str | Path, kind: type[InputError] = InputError) -> tupl
         raise kind(f"cannot read it: {exc}", source=p) from None
     if p.suffix.lower() == ".json":
         try:
-            return json.loads(text), {}
+            return json.loads(text, object_pairs_hook=_no_duplicates), {}
         except json.JSONDecodeError as exc:
             raise kind(f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}", source=p) from None
+        except ValueError as exc:
+            raise kind(str(exc), source=p) from None
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
@@ -76,7 +92,7 @@ def dump_document(data: Any, path: str | Path) -> None:
     if p.suffix.lower() == ".json":
         text = json.dumps(data, indent=2) + "\n"
     else:
-        text = yaml.safe_dump(data, sort_keys=False, default_flow_style=None, width=120)
+        text = yaml.dump(data, Dumper=_Dumper, sort_keys=False, default_flow_style=None, width=120)
     write_atomic(p, text)
 
 

@@ -13,7 +13,6 @@ from typing import Any
 
 import networkx as nx
 import numpy as np
-import scipy.sparse as sp
 
 from topology.model import Topology
 
@@ -105,34 +104,23 @@ def blast_radius(topo: Topology, *, service: str | None = None, zone: str | None
     return out
 
 
-def hard_reach(topo: Topology, chunk: int = 512) -> tuple[list[str], np.ndarray]:
+def hard_reach(topo: Topology) -> tuple[list[str], np.ndarray]:
     """For each service, how many entry points fail when it is lost.
 
     A loss fails every entry point that reaches the service over hard
-    synchronous calls only. Computed as boolean reachability with sparse
-    matrix products, a chunk of entry points at a time.
+    synchronous calls only: one graph search per entry point.
     """
     names = list(topo.graph.nodes)
     index = {n: i for i, n in enumerate(names)}
-    n = len(names)
-    rows, cols = [], []
-    for u, v, d in topo.graph.edges(data="dependency"):
-        if d.criticality == "hard" and d.synchronous:
-            rows.append(index[v])
-            cols.append(index[u])
-    H_T = sp.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(n, n))
-    entries = [index[e] for e in topo.entrypoints]
-    counts = np.zeros(n, np.int64)
-    for start in range(0, len(entries), chunk):
-        block = entries[start:start + chunk]
-        R = np.zeros((n, len(block)), np.float32)
-        R[block, np.arange(len(block))] = 1.0
-        while True:
-            nxt = np.minimum(R + H_T @ R, 1.0)
-            if np.array_equal(nxt, R):
-                break
-            R = nxt
-        counts += (R > 0).sum(axis=1)
+    hard = nx.DiGraph()
+    hard.add_nodes_from(names)
+    hard.add_edges_from((u, v) for u, v, d in topo.graph.edges(data="dependency")
+                        if d.criticality == "hard" and d.synchronous)
+    counts = np.zeros(len(names), np.int64)
+    for e in topo.entrypoints:
+        reached = [index[v] for v in nx.descendants(hard, e)]
+        reached.append(index[e])
+        counts[reached] += 1
     return names, counts
 
 

@@ -18,7 +18,7 @@ FLEET_SEED = 2847
 
 # name -> (description, file in topology/catalog or None for generated)
 BUILTIN: dict[str, tuple[str, str | None]] = {
-    "online-boutique": ("Google's Online Boutique: 11 microservices and the cart's Redis", "online-boutique.yaml"),
+    "online-boutique": ("Google's Online Boutique: 10 microservices and the cart's Redis", "online-boutique.yaml"),
     "social-network": ("DeathStarBench social network: logic services, caches and databases", "social-network.yaml"),
     "hotel-reservation": ("DeathStarBench hotel reservation: search, rates, profiles, bookings", "hotel-reservation.yaml"),
     "fleet-2847": ("Reference fleet: 2,847 services over 3 zones, shaped like Alibaba's call graphs", None),

@@ -206,7 +206,15 @@ def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def _unflatten(d: dict[str, Any]) -> dict[str, Any]:
+def _json_attr(text: Any, source: Path, field: str) -> Any:
+    try:
+        return json.loads(text)
+    except (json.JSONDecodeError, TypeError) as exc:
+        raise TopologyError(f"expected JSON text in this GraphML attribute ({exc})", source=source,
+                            field=field) from None
+
+
+def _unflatten(d: dict[str, Any], source: Path, where: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, v in d.items():
         parts = key.split(".")
@@ -214,7 +222,7 @@ def _unflatten(d: dict[str, Any]) -> dict[str, Any]:
         for p in parts[:-1]:
             cur = cur.setdefault(p, {})
         if parts[-1] == "replicas" and isinstance(v, str):
-            v = json.loads(v)
+            v = _json_attr(v, source, f"{where}.replicas")
         cur[parts[-1]] = v
     return out
 
@@ -246,9 +254,10 @@ def read_graphml(path: str | Path) -> Topology:
     data: dict[str, Any] = {
         "name": g.graph.get("name", p.stem),
         "description": g.graph.get("description", ""),
-        "zones": json.loads(g.graph.get("zones", json.dumps(list(DEFAULT_ZONES)))),
-        "metadata": json.loads(g.graph.get("metadata", "{}")),
-        "services": {n: _unflatten(attrs) for n, attrs in g.nodes(data=True)},
-        "dependencies": [{"from": u, "to": v, **_unflatten(attrs)} for u, v, attrs in g.edges(data=True)],
+        "zones": _json_attr(g.graph.get("zones", json.dumps(list(DEFAULT_ZONES))), p, "zones"),
+        "metadata": _json_attr(g.graph.get("metadata", "{}"), p, "metadata"),
+        "services": {n: _unflatten(attrs, p, f"services.{n}") for n, attrs in g.nodes(data=True)},
+        "dependencies": [{"from": u, "to": v, **_unflatten(attrs, p, f"dependencies[{i}]")}
+                         for i, (u, v, attrs) in enumerate(g.edges(data=True))],
     }
     return from_dict(data, source=str(p))

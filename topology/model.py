@@ -35,7 +35,13 @@ class _Spec(BaseModel):
 
 
 def _duration(cls: Any, v: Any) -> float:
-    return parse_duration(v)
+    return _seconds(v)
+
+
+def _seconds(v: Any) -> float:
+    # "6.2ms" parses to 6.2 * 1e-3 = 0.006200000000000001; rounding off the float noise
+    # (below a picosecond) makes a topology written to a file and read back compare equal.
+    return round(parse_duration(v), 12)
 
 
 class ServiceTime(_Spec):
@@ -146,7 +152,7 @@ class Dependency(_Spec):
     @field_validator("timeout", mode="before")
     @classmethod
     def _norm_timeout(cls, v: Any) -> float | None:
-        return None if v is None else parse_duration(v)
+        return None if v is None else _seconds(v)
 
     @property
     def synchronous(self) -> bool:
