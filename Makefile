@@ -14,8 +14,9 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+# The demo's verdict (exit 1: an SLO assertion failed) is part of the story, not a make error.
 demo: $(STAMP)
-	$(BIN)/srelab topology analyze fleet-2847
+	$(BIN)/srelab run zone-outage-at-peak || [ $$? -eq 1 ]
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 tests

@@ -25,7 +25,7 @@ def _kill(state: PlaneState, f: Fault) -> None:
     if f.zone is not None:
         running = np.where(np.array(zones) == f.zone, running, 0)
     total = int(running.sum())
-    n = f.count if f.count is not None else int(np.ceil((f.fraction or 1.0) * total))
+    n = f.count if f.count is not None else max(1, int(np.floor((f.fraction or 1.0) * total + 0.5)))
     n = min(n, total)
     # take from the zones with the most running replicas first
     for _ in range(n):

@@ -42,24 +42,60 @@ def print_summary(r: dict[str, Any], worst: int = 5) -> None:
             t.add_row(name, f"{v['requests']:,.0f}", f"{v['errors']:,.0f}", _pct(v["availability"]), cause,
                       f"{v['latency_ms']['p99']:.1f}", f"{v['utilization']['max']:.0%}")
         out.print(t)
-    events = r.get("events", [])
+    events = _timeline(r.get("events", []))
     if events:
         t = Table(title="What happened when")
         t.add_column("at", justify="right")
         t.add_column("event")
         t.add_column("target")
-        shown = events[:25]
-        for e in shown:
-            t.add_row(_clock(e["at"]), e["event"], e.get("fault") or e.get("target", ""))
+        for at, what, target in events[:30]:
+            t.add_row(_clock(at), what, target)
         out.print(t)
-        if len(events) > len(shown):
-            out.print(f"... {len(events) - len(shown)} more events in the result JSON")
+        if len(events) > 30:
+            out.print(f"... {len(events) - 30} more lines; every event is in the result JSON")
     if r["assertions"]:
         for a in r["assertions"]:
             mark = "[green]PASS[/]" if a["passed"] else "[red]FAIL[/]"
             out.print(f"{mark} {a['name']}: {a['detail']}")
     verdict = "[bold green]PASSED[/]" if r["passed"] else "[bold red]FAILED[/]"
     out.print(f"verdict: {verdict}")
+
+
+def _timeline(events: list[dict[str, Any]]) -> list[tuple[float, str, str]]:
+    """Faults as they happened; breaker transitions folded into one line per episode and
+    dependency set (a breaker that flaps open/half-open is one line, not fifty)."""
+    rows: list[tuple[float, str, str]] = []
+    episodes: dict[str, dict[str, Any]] = {}
+    for e in events:
+        if e["event"].startswith("breaker-"):
+            target = e.get("target", "")
+            ep = episodes.get(target)
+            if e["event"] == "breaker-open" and ep is None:
+                episodes[target] = {"start": e["at"], "opens": 1, "end": None}
+            elif ep is not None and e["event"] == "breaker-open":
+                ep["opens"] += 1
+            elif ep is not None and e["event"] == "breaker-closed":
+                ep["end"] = e["at"]
+                rows.append(_episode(target, ep))
+                del episodes[target]
+        else:
+            rows.append((e["at"], e["event"], e.get("fault") or e.get("target", "")))
+    rows.extend(_episode(t, ep) for t, ep in episodes.items())
+    # one line per identical episode over several dependencies
+    merged: dict[tuple[float, str], list[str]] = {}
+    for at, what, target in rows:
+        merged.setdefault((at, what), []).append(target)
+    out = []
+    for (at, what), targets in sorted(merged.items(), key=lambda kv: kv[0][0]):
+        shown = ", ".join(targets[:3]) + (f" and {len(targets) - 3} more" if len(targets) > 3 else "")
+        out.append((at, what, shown))
+    return out
+
+
+def _episode(target: str, ep: dict[str, Any]) -> tuple[float, str, str]:
+    flaps = f", opened {ep['opens']}x" if ep["opens"] > 1 else ""
+    until = f"closed at {_clock(ep['end'])}" if ep["end"] is not None else "still open at the end"
+    return ep["start"], f"circuit breaker open ({until}{flaps})", target
 
 
 def _clock(seconds: float) -> str:
