@@ -50,7 +50,14 @@ def _flow(sim: "Simulation") -> DataPlane:
     return FlowEngine(sim.compiled, sim.tick, probes=sim.slo.probes(), tolerance=sim.scenario.flow.tolerance)
 
 
-ENGINES: dict[str, Callable[["Simulation"], DataPlane]] = {"flow": _flow}
+def _request(sim: "Simulation") -> DataPlane:
+    from sim.request import RequestEngine
+    dist = [sim.topology.service(n).service_time.distribution or "exponential" for n in sim.compiled.names]
+    return RequestEngine(sim.compiled, sim.tick, probes=sim.slo.probes(), seed=sim.engine_seed,
+                         distributions=dist)
+
+
+ENGINES: dict[str, Callable[["Simulation"], DataPlane]] = {"flow": _flow, "request": _request}
 
 
 def make_engine(name: str, sim: "Simulation") -> DataPlane:
@@ -195,7 +202,8 @@ class Simulation:
 
     def result(self) -> dict[str, Any]:
         rec = self.recorder
-        lat = rec.total_latency() * 1e3
+        exact = getattr(self.engine, "run_latency", None)  # engines that measure every request
+        lat = (exact() if exact is not None else rec.total_latency()) * 1e3
         services: dict[str, Any] = {}
         for i, name in enumerate(self.compiled.names):
             req = float(rec.total_arrivals[i])

@@ -209,6 +209,67 @@ def topology_generate(services: int, seed: int, output: Path) -> None:
     err.print(f"wrote {output}: {len(topo)} services, {topo.graph.number_of_edges()} dependencies")
 
 
+_GRAPH_HELP = """
+    URI is a Bolt address, bolt://host:7687 (also neo4j://, bolt+s://, neo4j+s://). The
+    user is --user, else NEO4J_USER, else neo4j; the password comes only from
+    NEO4J_PASSWORD. The same store is a topology SOURCE anywhere a topology is read
+    (show, analyze, a scenario's topology:): bolt://host:7687/FLEET[?database=DB].
+    Exit 3 when the server cannot be reached or rejects the credentials.
+"""
+
+
+def _graph_options(fn):
+    fn = click.option("--database", metavar="DB",
+                      help="Database name (default: srelab; FalkorDB ignores it).")(fn)
+    fn = click.option("--user", metavar="USER", help="Database user (default: NEO4J_USER, else neo4j).")(fn)
+    fn = click.option("--fleet", metavar="NAME",
+                      help="Fleet name in the graph (default: the URI's path; on export, else the topology's name).")(fn)
+    return click.option("--neo4j", "uri", required=True, metavar="URI",
+                        help="Bolt URI of the graph server, e.g. bolt://127.0.0.1:7687.")(fn)
+
+
+@topology.command("export", epilog=_GRAPH_HELP)
+@click.argument("source")
+@_graph_options
+@click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON.")
+def topology_export(source: str, uri: str, fleet: str | None, user: str | None, database: str | None,
+                    as_json: bool) -> None:
+    """Write a topology into Neo4j as a fleet; re-exporting replaces it (same counts, stale parts removed)."""
+    from topology.graphstore import GraphStore, parse_uri
+    topo = _resolve(source)
+    with GraphStore(uri, user=user, database=database) as store:
+        stats = store.export(topo, fleet=fleet or parse_uri(uri).fleet or topo.name)
+    if as_json:
+        print_json({"fleet": stats.fleet, "uri": store.target.uri, "database": store.database,
+                    "services": stats.services, "dependencies": stats.dependencies,
+                    "removed_services": stats.removed_services,
+                    "removed_dependencies": stats.removed_dependencies, "seconds": round(stats.seconds, 3)})
+        return
+    out.print(f"exported {topo.name} to {store.target.uri} as fleet {stats.fleet}: {stats.services} services, "
+              f"{stats.dependencies} dependencies (removed {stats.removed_services} services, "
+              f"{stats.removed_dependencies} dependencies) in {stats.seconds:.1f}s")
+
+
+@topology.command("import", epilog=_GRAPH_HELP)
+@_graph_options
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="File to write (.yaml, .json or .graphml).")
+def topology_import(uri: str, fleet: str | None, user: str | None, database: str | None, output: Path) -> None:
+    """Read a fleet back from Neo4j and write it to a topology file."""
+    from topology.graphstore import GraphStore, parse_uri
+    from topology.io import save
+    if output.suffix.lower() not in (".yaml", ".yml", ".json", ".graphml"):
+        raise InputError("the output must end in .yaml, .json or .graphml", source=output, field="--output")
+    fleet = fleet or parse_uri(uri).fleet
+    if not fleet:
+        raise InputError("name the fleet to import: --fleet NAME", field="--fleet")
+    with GraphStore(uri, user=user, database=database) as store:
+        topo = store.load(fleet)
+    save(topo, output)
+    err.print(f"wrote {output}: {len(topo)} services, {topo.graph.number_of_edges()} dependencies "
+              f"from fleet {fleet} at {store.target.uri}")
+
+
 # -- scenarios -------------------------------------------------------------------
 
 @cli.group(context_settings=CONTEXT)
@@ -303,11 +364,6 @@ def run(scenario: str, engine: str | None, seed: int | None, duration: str | Non
         except ValidationError as exc:
             raise from_validation_error(exc, source="--duration/--engine", kind=ScenarioError) from None
     topo = bind(sc)
-    if engine == "request" or sc.engine == "request":
-        from sim.simulation import ENGINES
-        if "request" not in ENGINES:
-            raise InputError("the request engine is not available in this version; use --engine flow",
-                             field="engine")
     progress_cb, bar = _progress(sc.duration, quiet)
     try:
         if out_dir is not None and replications == 1:
