@@ -30,7 +30,7 @@ import scipy.sparse as sp
 
 from sim.compiled import MODE_ASYNC, MODE_PAR, MODE_SEQ, Compiled
 from sim.plane import Totals, Window
-from sim.queueing import ErlangC, block_probability, gamma_quantile, gamma_sf, wait_time
+from sim.queueing import ErlangC, block_probability, gamma_quantile, gamma_sf, wait_moments
 from sim.state import CAUSES, HALF_OPEN, OPEN, PlaneState
 
 __all__ = ["FlowEngine", "HALF_OPEN_PROBE"]
@@ -300,11 +300,7 @@ class FlowEngine:
         f_inj = (1 - f_unavail) * inj
         f_over = (1 - f_unavail) * (1 - inj) * p_block
         served = 1 - f_unavail - f_inj - f_over
-        rho_c = np.minimum(rho, 1.0 - 1e-9)
-        cap = c.queue_limit * s / cc
-        wait = wait_time(ec, rho, s, cc, c.scv, cap)
-        d = s / (cc * (1 - rho_c)) * (1 + c.scv) * 0.5
-        wait_var = np.minimum(ec * (2 - ec) * d * d, cap * cap)
+        wait, wait_var = wait_moments(ec, rho, s, cc, c.scv, c.queue_limit)
         dly, dfr = state.extra_delay, state.delay_fraction
         own_m = wait + s + dfr * dly
         own_v = wait_var + s * s * c.scv + dfr * (1 - dfr) * dly * dly

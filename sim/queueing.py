@@ -3,10 +3,14 @@
 - Erlang C (probability that an arrival waits in M/M/c) from the Erlang B
   recursion, tabulated once per distinct concurrency on a fine utilisation grid
   and read back with one ``np.interp`` for all services.
-- Allen–Cunneen: the M/M/c waiting time scaled by (ca² + cs²) / 2 for general
-  service times (exact for M/G/1, i.e. Pollaczek–Khinchine).
-- Finite queue: the probability of a full queue from the geometric tail of the
-  M/M/c waiting states; it tends to the fluid loss 1 - 1/rho above saturation.
+- Finite queue (M/M/c/c+K): the number waiting ahead of an arrival is a
+  geometric distribution with ratio rho truncated at K places, so the wait of a
+  waiting request is an Erlang of (ahead + 1) phases at rate c/s: exponential
+  with the M/M/c mean below saturation, uniform at rho = 1, and concentrated near
+  a full queue above it. The probability of finding the queue full tends to the
+  fluid loss 1 - 1/rho.
+- Allen–Cunneen: waiting times scaled by (ca² + cs²) / 2 for general service
+  times (exact for M/G/1, i.e. Pollaczek–Khinchine).
 - Latency percentiles and tail probabilities from a gamma distribution fitted
   by moments (Wilson–Hilferty); it is exact in shape for exponential sojourns.
 """
@@ -16,7 +20,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import ndtr, ndtri
 
-__all__ = ["ErlangC", "erlang_c_exact", "wait_time", "block_probability", "gamma_quantile", "gamma_sf"]
+__all__ = ["ErlangC", "erlang_c_exact", "wait_time", "wait_moments", "block_probability", "gamma_quantile",
+           "gamma_sf"]
 
 _GRID = 4096
 
@@ -66,6 +71,34 @@ def wait_time(erlang: np.ndarray, rho: np.ndarray, service: np.ndarray, c: np.nd
     with np.errstate(divide="ignore", invalid="ignore"):
         w = erlang * service / (c * (1.0 - rho)) * (1.0 + scv) * 0.5
     return np.where(rho < 1.0, np.minimum(w, queue_cap), queue_cap)
+
+
+def _truncated_geometric(rho: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and variance of j in 0..k with P(j) proportional to rho**j (stable for any rho > 0)."""
+    r = np.maximum(rho, 1e-12)
+    above = r > 1.0
+    t = np.where(above, 1.0 / r, r)                    # reflect: above saturation count places left
+    near = np.abs(1.0 - t) < 1e-6
+    ts = np.where(near, 0.5, t)
+    tk = np.exp((k + 1.0) * np.log(ts))                # t ** (k + 1), underflows harmlessly to 0
+    mean = ts / (1 - ts) - (k + 1) * tk / (1 - tk)
+    var = ts / (1 - ts) ** 2 - (k + 1) ** 2 * tk / (1 - tk) ** 2
+    mean = np.where(near, k / 2.0, mean)
+    var = np.where(near, k * (k + 2) / 12.0, var)
+    mean = np.where(above, k - mean, mean)
+    return mean, np.maximum(var, 0.0)
+
+
+def wait_moments(erlang: np.ndarray, rho: np.ndarray, service: np.ndarray, c: np.ndarray,
+                 scv: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and variance of the queueing delay with ``k`` waiting places per replica."""
+    ahead, ahead_var = _truncated_geometric(rho, k)
+    phase = service / c * (1.0 + scv) * 0.5            # one service completion among c servers (A-C)
+    m1 = (ahead + 1.0) * phase                          # wait of a request that waits
+    v1 = (ahead + 1.0 + ahead_var) * phase * phase
+    p = np.where(rho >= 1.0, 1.0, erlang)
+    mean = p * m1
+    return mean, np.maximum(p * (v1 + m1 * m1) - mean * mean, 0.0)
 
 
 def block_probability(erlang: np.ndarray, rho: np.ndarray, k: np.ndarray) -> np.ndarray:

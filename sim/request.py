@@ -94,6 +94,10 @@ class RequestEngine:
         self.lat_sum = np.zeros(c.n)
         self.lat_count = np.zeros(c.n, np.int64)
         self.requests = 0
+        # time-integral of requests present at each service (for Little's law: L = lambda W)
+        self.present = [0] * c.n
+        self.area = [0.0] * c.n
+        self.changed = [0.0] * c.n
         self._reset_window(0.0, 1)
 
     # -- windows ---------------------------------------------------------------
@@ -207,6 +211,23 @@ class RequestEngine:
                 yield env.timeout(t - env.now)
             env.process(self._client(i))
 
+    def _enter(self, i: int) -> None:
+        now = self.env.now
+        self.area[i] += self.present[i] * (now - self.changed[i])
+        self.changed[i] = now
+        self.present[i] += 1
+
+    def _leave(self, i: int) -> None:
+        now = self.env.now
+        self.area[i] += self.present[i] * (now - self.changed[i])
+        self.changed[i] = now
+        self.present[i] -= 1
+
+    def mean_present(self, horizon: float) -> np.ndarray:
+        """Time-average number of requests present at each service over [0, horizon]."""
+        area = [a + p * (horizon - t) for a, p, t in zip(self.area, self.present, self.changed)]
+        return np.array(area) / horizon
+
     def _record(self, i: int, start: float, outcome: int) -> None:
         t = self._tick_of(self.env.now)
         self.w_arr[t, i] += 1
@@ -222,7 +243,9 @@ class RequestEngine:
         """The external client of entry point ``i``: a response later than the entry's timeout
         is a timeout error (counted when the response comes, without racing a timer)."""
         start = self.env.now
+        self._enter(i)
         outcome = yield from self._serve(i, -1, self.state)
+        self._leave(i)
         if outcome == OK and self.env.now - start > self.c.timeout[i]:
             outcome = _TIMEOUT
         self._record(i, start, outcome)
@@ -231,7 +254,9 @@ class RequestEngine:
         env = self.env
         st = self.state
         start = env.now
+        self._enter(i)
         outcome = yield from self._serve(i, caller_zone, st)
+        self._leave(i)
         if record and outcome is not None:  # None: the request never reached the service
             self._record(i, start, outcome)
         return outcome
