@@ -13,7 +13,7 @@ from srelab.errors import ScenarioError, TopologyError, from_validation_error
 from srelab.yamlio import load_document
 from topology import Topology, resolve
 
-__all__ = ["load", "library", "library_path", "bind", "validate_file"]
+__all__ = ["load", "library", "library_path", "bind", "validate_file", "topology_source"]
 
 
 def library_path() -> Path:
@@ -43,22 +43,23 @@ def load(source: str | Path) -> Scenario:
         raise from_validation_error(exc, source=path, kind=ScenarioError, lines=lines) from None
     scenario._base_dir = str(path.resolve().parent)
     scenario._source = str(path)
+    scenario._lines = lines
     return scenario
 
 
-def _topology_source(scenario: Scenario) -> str:
+def topology_source(scenario: Scenario) -> str:
+    """The scenario's topology reference, with a relative file path made absolute against the
+    scenario file's folder (never against the current directory)."""
     ref = scenario.topology
-    candidate = Path(scenario.base_dir) / ref
-    if not Path(ref).is_absolute() and candidate.suffix.lower() in (".yaml", ".yml", ".json", ".graphml") \
-            and candidate.exists():
-        return str(candidate)
+    if Path(ref).suffix.lower() in (".yaml", ".yml", ".json", ".graphml") and not Path(ref).is_absolute():
+        return str((Path(scenario.base_dir) / ref).resolve())
     return ref
 
 
 def bind(scenario: Scenario) -> Topology:
     """Resolve the scenario's topology and check every name the scenario uses against it."""
     try:
-        topo = resolve(_topology_source(scenario))
+        topo = resolve(topology_source(scenario))
     except TopologyError as exc:
         if exc.source == scenario.topology or exc.source is None:
             raise ScenarioError(f"topology: {exc.message}", source=scenario.source) from None
@@ -67,7 +68,8 @@ def bind(scenario: Scenario) -> Topology:
 
     def need(cond: bool, field: str, message: str) -> None:
         if not cond:
-            raise ScenarioError(message, source=scenario.source, field=field)
+            line = scenario.lines.get(field) or scenario.lines.get(field.rsplit(".", 1)[0])
+            raise ScenarioError(message + (f" (line {line})" if line else ""), source=scenario.source, field=field)
 
     def svc(name: str | None, field: str) -> None:
         need(name is None or name in services, field,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, WithJsonSchema, model_validator
 
 from srelab.units import parse_duration
 
@@ -18,7 +18,10 @@ __all__ = [
     "Scenario", "ENGINES",
 ]
 
-Duration = Annotated[float, BeforeValidator(parse_duration)]
+Duration = Annotated[float, BeforeValidator(parse_duration), WithJsonSchema({
+    "anyOf": [{"type": "number", "minimum": 0, "description": "seconds"},
+              {"type": "string", "pattern": r"^\s*(\d+(\.\d*)?|\.\d+)\s*(us|ms|s|m|h|d|w)\s*$",
+               "description": "a duration such as 500ms, 30s, 5m, 6h, 30d"}]})]
 ENGINES = ("flow", "request")
 
 
@@ -239,6 +242,12 @@ class Scenario(_Spec):
     assertions: list[Assertion] = Field(default_factory=list, alias="assert")
     _base_dir: str = PrivateAttr(default=".")
     _source: str = PrivateAttr(default="<scenario>")
+    _lines: dict = PrivateAttr(default_factory=dict)
+
+    @property
+    def lines(self) -> dict[str, int]:
+        """Field path -> line in the scenario file, where it came from a file."""
+        return self._lines
 
     @property
     def base_dir(self) -> str:
@@ -265,5 +274,5 @@ class Scenario(_Spec):
         data = self.model_dump(by_alias=True)
         data.update({k: v for k, v in changes.items() if v is not None})
         out = Scenario.model_validate(data)
-        out._base_dir, out._source = self._base_dir, self._source
+        out._base_dir, out._source, out._lines = self._base_dir, self._source, self._lines
         return out

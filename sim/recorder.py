@@ -110,7 +110,7 @@ class Recorder:
     def latency(self) -> np.ndarray:
         """[samples, n, 4] mean, p50, p90, p99 in seconds (0 where nothing succeeded)."""
         w = np.maximum(self._lat_w, 1e-12)[:, :, None]
-        return np.where(self._lat_w[:, :, None] > 0, self._lat / w, 0.0).astype(np.float32)
+        return np.where(self._lat_w[:, :, None] > 1e-6, self._lat / w, 0.0).astype(np.float32)
 
     def utilization(self) -> np.ndarray:
         return (self._util / np.maximum(self._ticks, 1)[:, None]).astype(np.float32)
@@ -124,7 +124,7 @@ class Recorder:
     def total_latency(self) -> np.ndarray:
         """[n, 4] run latency per service: success-weighted mean of the window percentiles."""
         w = np.maximum(self._tot_lat_w, 1e-12)[:, None]
-        return np.where(self._tot_lat_w[:, None] > 0, self._tot_lat / w, 0.0)
+        return np.where(self._tot_lat_w[:, None] > 1e-6, self._tot_lat / w, 0.0)
 
     def save(self, path: Path) -> None:
         """``series.npz``: see README "Run folder"."""

@@ -1,9 +1,10 @@
 """Circuit breakers on calls into a service, evaluated per dependency (client side).
 
-closed -> open when the share of failed tries in the last window reaches the
-threshold with at least ``min_requests`` tries; open -> half-open after
-``open_for``; half-open lets a probe share through and closes when the probes
-succeed, or opens again. Vectorised over all dependencies.
+closed -> open when the share of failed tries over the breaker's rolling
+``window`` reaches the threshold with at least ``min_requests`` tries in it;
+open -> half-open after ``open_for``; half-open lets a probe share through and
+closes when the probes succeed, or opens again. Vectorised over the
+dependencies that have a breaker.
 """
 
 from __future__ import annotations
@@ -13,39 +14,62 @@ import numpy as np
 from sim.compiled import Compiled
 from sim.state import CLOSED, HALF_OPEN, OPEN, PlaneState
 
-__all__ = ["update_breakers"]
+__all__ = ["Breakers"]
 
 
-def update_breakers(state: PlaneState, compiled: Compiled, now: float, tries: np.ndarray,
-                    failures: np.ndarray, span: float) -> list[tuple[int, int, int]]:
-    """Advance breaker states from one window's per-edge tries and failures over ``span`` seconds.
+class Breakers:
+    """The breaker states' rolling windows: per-batch tries and failures of breaker edges."""
 
-    Returns the transitions as (edge, old state, new state).
-    """
-    c = compiled
-    e = c.breaker_edges
-    if e.size == 0:
-        return []
-    b = state.breaker[e]
-    if not b.any() and not failures[e].any():
-        return []  # all closed and nothing failing: nothing can change
-    dst = c.dst[e]
-    old = b.copy()
-    t = tries[e]
-    ratio = np.divide(failures[e], t, out=np.zeros(e.size), where=t > 0)
-    thr = c.cb_threshold[dst]
-    # scale the window's volume to the breaker's window
-    volume = t * np.minimum(c.cb_window[dst] / max(span, 1e-9), 1.0)
-    trip = (b == CLOSED) & (volume >= c.cb_min_requests[dst]) & (ratio >= thr)
-    reopen = (b == HALF_OPEN) & (t > 0) & (ratio >= thr)
-    close = (b == HALF_OPEN) & (t > 0) & (ratio < thr)
-    probe = (b == OPEN) & (now >= state.breaker_until[e])
-    b[trip | reopen] = OPEN
-    until = state.breaker_until[e]
-    until[trip | reopen] = now + c.cb_open_for[dst][trip | reopen]
-    b[close] = CLOSED
-    b[probe] = HALF_OPEN
-    state.breaker[e] = b
-    state.breaker_until[e] = until
-    changed = np.flatnonzero(b != old)
-    return [(int(e[i]), int(old[i]), int(b[i])) for i in changed]
+    def __init__(self, compiled: Compiled) -> None:
+        self.c = compiled
+        self.edges = compiled.breaker_edges
+        self._ends: list[float] = []
+        self._tries: list[np.ndarray] = []
+        self._fails: list[np.ndarray] = []
+        dst = compiled.dst[self.edges]
+        self.window = compiled.cb_window[dst]
+        self.threshold = compiled.cb_threshold[dst]
+        self.min_requests = compiled.cb_min_requests[dst]
+        self.open_for = compiled.cb_open_for[dst]
+        self._longest = float(self.window.max(initial=0.0))
+
+    def update(self, state: PlaneState, now: float, tries: np.ndarray,
+               failures: np.ndarray) -> list[tuple[int, int, int]]:
+        """Add one window's per-edge tries and failures (ending ``now``) and advance the states.
+
+        Returns the transitions as (edge, old state, new state)."""
+        e = self.edges
+        if e.size == 0:
+            return []
+        self._ends.append(now)
+        self._tries.append(tries[e])
+        self._fails.append(failures[e])
+        while self._ends and self._ends[0] <= now - self._longest:
+            self._ends.pop(0)
+            self._tries.pop(0)
+            self._fails.pop(0)
+        b = state.breaker[e]
+        if not b.any() and not (self._fails[-1] >= self.threshold * self._tries[-1]).any() \
+                and not (self._fails[-1] > 0).any():
+            return []  # all closed and nothing failing: nothing can change
+        inside = (now - np.array(self._ends))[:, None] < self.window[None, :]   # [batches, edges]
+        t = (np.array(self._tries) * inside).sum(axis=0)
+        f = (np.array(self._fails) * inside).sum(axis=0)
+        last_t, last_f = self._tries[-1], self._fails[-1]
+        ratio = np.divide(f, t, out=np.zeros(e.size), where=t > 0)
+        last_ratio = np.divide(last_f, last_t, out=np.zeros(e.size), where=last_t > 0)
+        old = b.copy()
+        until = state.breaker_until[e]
+        trip = (b == CLOSED) & (t >= self.min_requests) & (ratio >= self.threshold)
+        # half-open judges the probes of the last window only
+        reopen = (b == HALF_OPEN) & (last_t > 0) & (last_ratio >= self.threshold)
+        close = (b == HALF_OPEN) & (last_t > 0) & (last_ratio < self.threshold)
+        probe = (b == OPEN) & (now >= until)
+        b[trip | reopen] = OPEN
+        until[trip | reopen] = now + self.open_for[trip | reopen]
+        b[close] = CLOSED
+        b[probe] = HALF_OPEN
+        state.breaker[e] = b
+        state.breaker_until[e] = until
+        changed = np.flatnonzero(b != old)
+        return [(int(e[i]), int(old[i]), int(b[i])) for i in changed]

@@ -95,9 +95,7 @@ def combine_replications(results: list[dict[str, Any]], assertions: list[Asserti
         out["services"][name] = _combine([r["services"][name] for r in results], "", iv)
         svc_iv[name] = iv
     intervals["services"] = svc_iv
-    # alerts, incidents and actions are per replication: keep the first replication's, count the rest
-    out["per_replication"] = [{"seed_index": i, "passed": r["passed"], "alerts": len(r["alerts"]),
-                               "incidents": len(r["incidents"])} for i, r in enumerate(results)]
+    # alerts, incidents and policy actions are events of one run: the first replication's are kept
     out["intervals"] = intervals
     out["assertions"] = evaluate_assertions(assertions, out)
     out["passed"] = all(a["passed"] for a in out["assertions"])

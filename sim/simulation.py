@@ -25,7 +25,7 @@ from sim.faults import apply_faults
 from sim.flow import FlowEngine
 from sim.plane import DataPlane, Window
 from sim.recorder import Recorder
-from sim.resilience import update_breakers
+from sim.resilience import Breakers
 from sim.result import SCHEMA, evaluate_assertions
 from sim.slo import SLOTracker
 from sim.state import CAUSES, OPEN, PlaneState
@@ -89,6 +89,7 @@ class Simulation:
         self.batch = scenario.flow.batch
         self.env = simpy.Environment()
         self.state = PlaneState(self.compiled)
+        self.breakers = Breakers(self.compiled)
         self.rate = RateFunction(scenario)
         self.weights = entry_weights(scenario, self.compiled)
         self._entry_idx = np.flatnonzero(self.weights > 0)
@@ -144,7 +145,7 @@ class Simulation:
         self.slo.record(start, w)
         self._tick_done = start + n
         now = self._tick_done * self.tick
-        transitions = update_breakers(self.state, self.compiled, now, w.edge_tries, w.edge_failures, n * self.tick)
+        transitions = self.breakers.update(self.state, now, w.edge_tries, w.edge_failures)
         if transitions:
             self.state.touch()
         for e, old, new in transitions:
@@ -211,7 +212,6 @@ class Simulation:
             services[name] = {
                 "requests": req, "errors": errs,
                 "availability": (1 - errs / req) if req > 0 else 1.0,
-                "errors_by_cause": {c: float(rec.total_errors[i, k]) for k, c in enumerate(CAUSES)},
                 "latency_ms": {"mean": float(lat[i, 0]), "p50": float(lat[i, 1]), "p90": float(lat[i, 2]),
                                "p99": float(lat[i, 3])},
                 "replicas": {"min": float(rec.reps_min[i]), "mean": float(rec.reps_sum[i] / max(rec.ticks_seen, 1)),
@@ -226,11 +226,18 @@ class Simulation:
             "slos": self.slo.summary(self.duration),
             "services": services,
             "alerts": self.alerts, "incidents": self.incidents, "policy_actions": self.policy_actions,
-            "events": self.events,
         }
         result["assertions"] = evaluate_assertions(self.scenario.assertions, result)
         result["passed"] = all(a["passed"] for a in result["assertions"])
         return result
+
+    def details(self) -> dict[str, Any]:
+        """What the run knows beyond the result contract: the timeline of faults and breaker
+        transitions, and each service's errors by cause (written to ``events.json`` by ``--out``)."""
+        rec = self.recorder
+        return {"events": self.events,
+                "errors_by_cause": {name: {c: float(rec.total_errors[i, k]) for k, c in enumerate(CAUSES)}
+                                    for i, name in enumerate(self.compiled.names)}}
 
     @property
     def breakers_open(self) -> int:

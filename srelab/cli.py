@@ -355,34 +355,29 @@ def run(scenario: str, engine: str | None, seed: int | None, duration: str | Non
     from sim.result import write_json, write_junit
     from srelab.errors import ScenarioError, from_validation_error
     from srelab.runview import print_summary
-    from srelab.yamlio import write_atomic
 
     sc = load(scenario)
-    if duration is not None or engine is not None:
+    if duration is not None or engine is not None or seed is not None:
         try:
-            sc = sc.with_overrides(duration=duration, engine=engine)
+            sc = sc.with_overrides(duration=duration, engine=engine, seed=seed)
         except ValidationError as exc:
-            raise from_validation_error(exc, source="--duration/--engine", kind=ScenarioError) from None
+            raise from_validation_error(exc, source="--duration/--engine/--seed", kind=ScenarioError) from None
     topo = bind(sc)
     progress_cb, bar = _progress(sc.duration, quiet)
+    details: dict | None = None
+    sim = None
     try:
-        if out_dir is not None and replications == 1:
-            sim = Simulation(sc, seed=seed, topology=topo, engine=engine, progress=progress_cb)
+        if replications == 1:
+            sim = Simulation(sc, topology=topo, progress=progress_cb)
             result = sim.run()
-            out_dir.mkdir(parents=True, exist_ok=True)
-            sim.recorder.save(out_dir / "series.npz")
+            details = sim.details()
         else:
-            result = run_scenario(sc, topo, seed=seed, replications=replications, workers=workers,
-                                  engine=engine, progress=progress_cb)
+            result = run_scenario(sc, topo, replications=replications, workers=workers, progress=progress_cb)
     finally:
         if bar is not None:
             bar.stop()
     if out_dir is not None:
-        import yaml
-        out_dir.mkdir(parents=True, exist_ok=True)
-        write_json(result, out_dir / "result.json")
-        write_atomic(out_dir / "scenario.yaml",
-                     yaml.safe_dump(sc.model_dump(by_alias=True, mode="json"), sort_keys=False))
+        _write_run_folder(out_dir, sc, result, sim)
     if json_path is not None:
         write_json(result, json_path)
     if junit_path is not None:
@@ -392,8 +387,35 @@ def run(scenario: str, engine: str | None, seed: int | None, duration: str | Non
         out.print(f"{result['scenario']}: {'PASSED' if result['passed'] else 'FAILED'} "
                   f"({len(result['assertions']) - failed}/{len(result['assertions'])} assertions held)")
     else:
-        print_summary(result)
+        print_summary(result, details)
     return 0 if result["passed"] else 1
+
+
+def _write_run_folder(out_dir: Path, sc, result: dict, sim) -> None:
+    """result.json, scenario.yaml (re-runnable: overrides applied, paths absolute), and for a
+    single run series.npz and events.json."""
+    import json
+
+    import yaml
+
+    from scenarios.loader import topology_source
+    from sim.result import write_json
+    from srelab.yamlio import write_atomic
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if sim is not None:
+        sim.recorder.save(out_dir / "series.npz")
+        write_atomic(out_dir / "events.json", json.dumps(sim.details(), indent=2) + "\n")
+    else:
+        err.print("note: series.npz and events.json are written for single runs; "
+                  "with --replications only result.json holds the means")
+    data = sc.model_dump(by_alias=True, mode="json")
+    data["topology"] = topology_source(sc)
+    rate = data.get("workload", {}).get("rate", {})
+    if rate.get("pattern") == "replay":
+        rate["file"] = str((Path(sc.base_dir) / rate["file"]).resolve())
+    write_atomic(out_dir / "scenario.yaml", yaml.safe_dump(data, sort_keys=False))
+    write_json(result, out_dir / "result.json")
 
 
 def _progress(total: float, quiet: bool):

@@ -110,6 +110,9 @@ def from_validation_error(
             msg = "unknown field; check the spelling against the documented format"
         elif err["type"] == "missing":
             msg = "required field is missing"
+        elif err["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            loc = loc + [err.get("ctx", {}).get("discriminator", "").strip("'") or "kind"]
+            path = format_loc(loc)
         line = (lines or {}).get(path)
         at = f" (line {line})" if line else ""
         problems.append(f"{path}{at}: {msg}")

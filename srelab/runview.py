@@ -15,7 +15,8 @@ def _pct(x: float, digits: int = 3) -> str:
     return f"{x * 100:.{digits}f}%"
 
 
-def print_summary(r: dict[str, Any], worst: int = 5) -> None:
+def print_summary(r: dict[str, Any], details: dict[str, Any] | None = None, worst: int = 5) -> None:
+    details = details or {}
     reps = f", {r['replications']} replications" if r.get("replications", 1) > 1 else ""
     out.print(f"[bold]{r['scenario']}[/]: {r['sim_seconds'] / 3600:.2f} h simulated with the {r['engine']} engine "
               f"in {r['wall_seconds']:.2f} s wall (seed {r['seed']}{reps})")
@@ -37,12 +38,12 @@ def print_summary(r: dict[str, Any], worst: int = 5) -> None:
         for col in ("service", "requests", "errors", "availability", "main cause", "p99 ms", "util max"):
             t.add_column(col, justify="left" if col in ("service", "main cause") else "right")
         for name, v in svcs:
-            causes = v.get("errors_by_cause", {})
+            causes = details.get("errors_by_cause", {}).get(name, {})
             cause = max(causes, key=causes.get) if causes else ""
             t.add_row(name, f"{v['requests']:,.0f}", f"{v['errors']:,.0f}", _pct(v["availability"]), cause,
                       f"{v['latency_ms']['p99']:.1f}", f"{v['utilization']['max']:.0%}")
         out.print(t)
-    events = _timeline(r.get("events", []))
+    events = _timeline(details.get("events", []))
     if events:
         t = Table(title="What happened when")
         t.add_column("at", justify="right")
@@ -52,7 +53,7 @@ def print_summary(r: dict[str, Any], worst: int = 5) -> None:
             t.add_row(_clock(at), what, target)
         out.print(t)
         if len(events) > 30:
-            out.print(f"... {len(events) - 30} more lines; every event is in the result JSON")
+            out.print(f"... {len(events) - 30} more lines; every event is in events.json with --out")
     if r["assertions"]:
         for a in r["assertions"]:
             mark = "[green]PASS[/]" if a["passed"] else "[red]FAIL[/]"

@@ -136,10 +136,6 @@ def test_out_scenario_reruns_to_the_same_result(srelab, passing, tmp_path):
     assert _canon(_result(tmp_path / "again.json")) == _canon(_result(out / "result.json"))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: srelab/cli.py run writes --out DIR/scenario.yaml from the loaded scenario without the --seed "
-    "override (the seed goes to Simulation separately), so re-running the run folder's scenario.yaml "
-    "gives another result than its result.json (seed 42 instead of 5)"))
 def test_out_scenario_records_the_seed_override(srelab, passing, tmp_path):
     out = tmp_path / "run1"
     assert srelab("run", passing, "--out", out, "--seed", "5", "--quiet").code == 0
@@ -147,10 +143,6 @@ def test_out_scenario_records_the_seed_override(srelab, passing, tmp_path):
     assert _canon(_result(tmp_path / "again.json")) == _canon(_result(out / "result.json"))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: --out DIR/scenario.yaml keeps a relative `topology:` path (and replay `file:`) as written, "
-    "relative to the original scenario's folder, so the run folder's scenario cannot be re-run "
-    "(topology not found; bind then even falls back to a same-named file in the cwd)"))
 def test_out_scenario_with_a_relative_topology_reruns(srelab, tmp_path):
     import shutil
     from importlib import resources
@@ -164,9 +156,6 @@ def test_out_scenario_with_a_relative_topology_reruns(srelab, tmp_path):
     assert res.code == 0, res.err_text
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: srelab/cli.py run only saves series.npz when --replications is 1; with --replications N "
-    "--out DIR silently writes no series (no file, no message)"))
 def test_out_with_replications_writes_series(srelab, passing, tmp_path):
     out = tmp_path / "reps"
     res = srelab("run", passing, "--out", out, "--replications", "2", "--duration", "2m", "--quiet")

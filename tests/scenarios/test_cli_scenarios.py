@@ -79,10 +79,6 @@ def test_bad_file_exits_2_naming_file_and_field(srelab, bad_file, command, case)
         assert res.stdout == ""
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: an unknown rate pattern is reported at `workload.rate` (pydantic's union_tag_invalid location), "
-    "not at the field that is wrong, `workload.rate.pattern`; srelab.errors.from_validation_error could "
-    "append the discriminator for union_tag_invalid errors"))
 def test_unknown_rate_pattern_names_the_pattern_field(srelab, bad_file):
     res = srelab("scenarios", "validate", bad_file("rate-pattern"))
     assert "workload.rate.pattern" in res.err_text
@@ -140,12 +136,6 @@ def _types(prop: dict) -> set[str]:
     return out
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: the published JSON Schema types every duration as a number (scenarios/schema.py Duration = "
-    "Annotated[float, BeforeValidator(parse_duration)] gives pydantic's output type), so every built-in "
-    "file, which writes `duration: 1h`, `at: 15m`, `window: 30d`, is invalid against "
-    "`srelab scenarios schema` (e.g. in an editor's YAML language server); durations need "
-    "`string | number` in the schema, e.g. via WithJsonSchema"))
 def test_schema_accepts_durations_as_written_in_files(srelab):
     schema = json.loads(srelab("scenarios", "schema").stdout)
     defs = schema["$defs"]

@@ -47,7 +47,7 @@ def test_blackhole_soft_dependency_costs_latency_not_availability():
     assert lat[310:340].mean() < lat[:290].mean()  # ... and an open breaker skips the call altogether
     assert lat[960:].mean() == pytest.approx(lat[:290].mean(), rel=0.01)  # ... until the revert
     assert sim.recorder.arrivals[310:890, ad].sum() < 0.1 * sim.recorder.arrivals[:290, ad].sum()
-    assert any(e["event"] == "breaker-open" and e["target"] == "frontend->adservice" for e in r["events"])
+    assert any(e["event"] == "breaker-open" and e["target"] == "frontend->adservice" for e in sim.events)
 
 
 def test_retry_storm_amplifies_load_into_overload():
@@ -74,7 +74,7 @@ def test_traffic_spike_triples_entry_traffic_for_ten_minutes():
     arr = sim.recorder.arrivals[:, fe]
     assert arr[1200:1800].mean() / arr[:1200].mean() == pytest.approx(3.0, rel=0.02)
     assert arr[1800:].mean() / arr[:1200].mean() == pytest.approx(1.0, rel=0.02)
-    kinds = [(e["event"], e["at"]) for e in r["events"] if e["event"].startswith("fault-")]
+    kinds = [(e["event"], e["at"]) for e in sim.events if e["event"].startswith("fault-")]
     assert kinds == [("fault-injected", 1200.0), ("fault-reverted", 1800.0)]
 
 

@@ -113,9 +113,6 @@ def test_validation_errors_carry_the_yaml_line(folder):
     assert str(path) in str(exc.value)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: scenarios/loader.py load() gets the field -> line map from the YAML parser but drops it, so "
-    "bind() errors (unknown service, zone, SLO) name the field but never the line, unlike schema errors"))
 def test_bind_errors_carry_the_yaml_line_too(folder):
     text = yaml.safe_dump({**SCENARIO, "faults": [{"at": 0, "kind": "error-rate", "service": "nosuch",
                                                    "rate": 0.1}]}, sort_keys=False)

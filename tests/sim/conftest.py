@@ -79,6 +79,11 @@ class Run:
         w = self.window(t0, t1)
         return float(num[w].sum() / den[w].sum())
 
+    @property
+    def details(self) -> dict[str, Any]:
+        """Events and errors by cause: what the run reports beyond the result contract."""
+        return self.sim.details()
+
     def events(self, kind: str) -> list[dict[str, Any]]:
         return [e for e in self.sim.events if e["event"] == kind]
 

@@ -40,8 +40,10 @@ def _times(run, kind: str) -> list[float]:
 
 
 def test_breaker_opens_when_the_callee_fails(tripped):
+    """The breaker judges its rolling 10 s window: with every call failing from the fault on,
+    the failed share passes the 0.5 threshold once half the window has failed (about 5 s)."""
     opened = _times(tripped, "breaker-open")
-    assert opened and FAULT_AT <= opened[0] <= FAULT_AT + 2
+    assert opened and FAULT_AT + 4 <= opened[0] <= FAULT_AT + 7
     assert all(e["event"].startswith(("breaker-", "fault-")) for e in tripped.sim.events)
 
 
@@ -91,8 +93,8 @@ def test_errors_stop_at_the_close(tripped):
     closed = _times(tripped, "breaker-closed")[0]
     # a fails from the fault until the breaker closes, and only then
     assert avail == pytest.approx(1 - (closed - FAULT_AT) / 360, abs=0.02)
-    assert tripped.result["services"]["a"]["errors_by_cause"]["circuit_open"] > \
-        tripped.result["services"]["a"]["errors_by_cause"]["dependency"]
+    assert tripped.details["errors_by_cause"]["a"]["circuit_open"] > \
+        tripped.details["errors_by_cause"]["a"]["dependency"]
 
 
 def test_breaker_stays_closed_below_its_threshold(run_sim):
@@ -111,11 +113,7 @@ def test_breaker_needs_min_requests_in_its_window(run_sim, batch):
 
 
 @pytest.mark.parametrize("batch", [
-    pytest.param(1, marks=pytest.mark.xfail(strict=True, reason=(
-        "BUG: sim/resilience.py update_breakers scales the volume with min(window / span, 1.0), i.e. "
-        "only down: with batch < window the breaker counts the calls of one batch, not of its window, "
-        "so at 10 rps (100 calls per 10 s window) a breaker with min_requests 20 never trips at batch 1"))),
-    5, 10, 30])
+    1, 5, 10, 30])
 def test_breaker_trips_on_the_calls_of_its_window_whatever_the_batch(run_sim, batch):
     """10 rps, all failing: 100 calls in the 10 s breaker window, well above min_requests 20. Whether
     the breaker trips must not depend on the engine's batch size (a solver setting)."""

@@ -81,7 +81,7 @@ def test_run_totals_are_the_sums_of_the_series(shop):
                                             abs=1e-2)
         assert v["availability"] == pytest.approx(1 - v["errors"] / v["requests"], abs=1e-12)
         for k, cause in enumerate(CAUSES):
-            assert v.get("errors_by_cause", {}).get(cause, 0.0) == pytest.approx(
+            assert shop.details["errors_by_cause"][name][cause] == pytest.approx(
                 float(shop.rec.errors[:, i, k].sum(dtype=np.float64)), rel=1e-5, abs=1e-2)
 
 

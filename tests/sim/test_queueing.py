@@ -67,7 +67,7 @@ def test_replicas_split_the_load(run_sim):
 def test_overload_sheds_the_excess(run_sim):
     """Above saturation a bounded queue turns away 1 - 1/rho of the arrivals."""
     run = run_sim(one(c=4, k=1, queue_limit=50), duration="2m", workload={"rate": {"pattern": "constant", "rps": 500}})
-    over = run.result["services"]["s"]["errors_by_cause"]["overload"]
+    over = run.details["errors_by_cause"]["s"]["overload"]
     assert over / run.result["services"]["s"]["requests"] == pytest.approx(1 - 400 / 500, rel=0.02)
     assert run.result["services"]["s"]["utilization"]["max"] == pytest.approx(1.0, abs=1e-6)
     # the wait is capped by draining a full queue: 50 places x 10 ms / 4 slots
@@ -115,7 +115,7 @@ def test_hard_errors_compose_along_the_tree_soft_ones_do_not(run_sim):
         {"at": "0s", "kind": "error-rate", "service": "d", "rate": 0.5}])
     a = run.result["services"]["a"]
     assert 1 - a["availability"] == pytest.approx(1 - 0.8 * 0.9, rel=1e-3)
-    assert a["errors_by_cause"]["dependency"] == pytest.approx(a["errors"], rel=1e-6)
+    assert run.details["errors_by_cause"]["a"]["dependency"] == pytest.approx(a["errors"], rel=1e-6)
 
 
 def test_entry_timeout_counts_slow_requests_as_errors(run_sim):

@@ -34,10 +34,6 @@ def test_result_follows_the_contract(result, result_contract):
     assert [a["passed"] for a in result["assertions"]] == [True, False] and result["passed"] is False
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (contract): sim/simulation.py Simulation.result() adds a top-level 'events' list and "
-    "services.*.errors_by_cause, neither of which is in the DESIGN.md result contract ('exactly as "
-    "specified there', issue 3); document them in DESIGN.md as a versioned change or move them out"))
 def test_result_keys_are_exactly_the_contract(result, result_contract):
     result_contract(result, exact=True)
 
