@@ -36,6 +36,7 @@ from sim.state import CAUSES, HALF_OPEN, OPEN, PlaneState
 __all__ = ["FlowEngine", "HALF_OPEN_PROBE"]
 
 HALF_OPEN_PROBE = 0.1  # share of calls a half-open breaker lets through
+_MIXTURE_MAX = 4096    # solutions kept for run percentiles before neighbours are merged
 _K = len(CAUSES)
 _UNAVAIL, _OVER, _INJ, _TIMEOUT, _DEP, _CB = range(_K)
 
@@ -127,6 +128,8 @@ class _Solution:
     edge_factor: np.ndarray
     version: int
     converged: bool
+    lat_var: np.ndarray | None = None
+    weight: np.ndarray | None = None   # successful requests served under this solution so far
 
 
 class _Level:
@@ -152,6 +155,7 @@ class FlowEngine:
         self.tick = tick
         self.tolerance = tolerance
         self.last: _Solution | None = None
+        self._mixture: list[_Solution] = []
         self.solves = 0
         self._rows_key: tuple | None = None
         self._rows = np.zeros((0, 0))
@@ -239,9 +243,54 @@ class FlowEngine:
             sol = self._solve(load, state)
             self.solves += 1
         lam = self._propagate(sol, ext_mean)
+        sol.weight += lam * (1 - sol.frac.sum(axis=1)) * (T * self.tick)
         edge_tries = (sol.served * lam)[self.c.src] * sol.edge_factor * (T * self.tick)
         return FlowWindow(self, t0, ext_rate, sol.A, sol.served_lag, lam, sol.frac, sol.lat, sol.util_rate,
                           sol.under, sol.replicas, edge_tries, edge_tries * sol.q_try)
+
+    # -- run latency: a mixture over the solutions the run went through -------------------
+    def _compact(self) -> None:
+        """Merge neighbouring solutions pairwise (moment matching) to bound memory on long runs."""
+        merged = []
+        for a, b in zip(self._mixture[0::2], self._mixture[1::2]):
+            w = a.weight + b.weight
+            wa = np.divide(a.weight, w, out=np.full_like(w, 0.5), where=w > 0)
+            m = wa * a.lat[:, 0] + (1 - wa) * b.lat[:, 0]
+            v = wa * (a.lat_var + a.lat[:, 0] ** 2) + (1 - wa) * (b.lat_var + b.lat[:, 0] ** 2) - m * m
+            lat = a.lat.copy()
+            lat[:, 0] = m
+            merged.append(_Solution(**{**a.__dict__, "lat": lat, "lat_var": np.maximum(v, 0), "weight": w}))
+        if len(self._mixture) % 2:
+            merged.append(self._mixture[-1])
+        self._mixture = merged
+
+    def run_latency(self) -> np.ndarray:
+        """[n, 4] over the whole run: the mean, and p50/p90/p99 of the mixture of every
+        solution's latency distribution weighted by the requests it served (bisection)."""
+        n = self.c.n
+        out = np.zeros((n, 4))
+        if not self._mixture:
+            return out
+        M = np.array([s.lat[:, 0] for s in self._mixture])          # [B, n]
+        V = np.array([s.lat_var for s in self._mixture])
+        W = np.array([s.weight for s in self._mixture])
+        tot = W.sum(axis=0)
+        has = tot > 1e-6
+        Wn = np.divide(W, tot, out=np.zeros_like(W), where=has[None, :])
+        out[:, 0] = np.where(has, (Wn * M).sum(axis=0), 0.0)
+        for j, q in ((1, 0.5), (2, 0.9), (3, 0.99)):
+            comp = gamma_quantile(M, V, q)
+            lo = np.where(Wn > 0, comp, np.inf).min(axis=0)
+            hi = np.where(Wn > 0, comp, 0.0).max(axis=0)
+            lo, hi = np.where(has, lo, 0.0), np.where(has, hi, 0.0)
+            for _ in range(40):  # the mixture's quantile lies between its components' quantiles
+                mid = 0.5 * (lo + hi)
+                sf = (Wn * gamma_sf(mid[None, :], M, V)).sum(axis=0)
+                above = sf > 1 - q
+                lo = np.where(above, mid, lo)
+                hi = np.where(above, hi, mid)
+            out[:, j] = 0.5 * (lo + hi)
+        return out
 
     def _propagate(self, sol: "_Solution", ext: np.ndarray) -> np.ndarray:
         lam = ext
@@ -334,8 +383,22 @@ class FlowEngine:
             Q_call[e] = sh + (1 - sh) * qp
             t_try = re * ((1 - (1 - fe) * p_slow) * np.minimum(lm, to) + (1 - fe) * p_slow * to) + (1 - re) * to
             sy = self.sync[e] * (1 - sh)
-            e_call = sy * (tr * t_try + (tr - 1) * c.backoff[e])
-            v_call = sy * tr * np.minimum(lvv, to * to)
+            e_all = tr * t_try + (tr - 1) * c.backoff[e]
+            # a caller that succeeds saw its hard calls succeed: for them count only the failed
+            # tries before the success (a truncated geometric), each a timeout or a fast error.
+            # Where calls mostly fail, the time failing calls take dominates instead.
+            rr = r.astype(float)
+            qs = np.minimum(qt, 1 - 1e-6)
+            qR = np.where(has_r, qs ** rr, 1.0)
+            ks = np.where(has_r, qs * (1 - (rr + 1) * qR + rr * qR * qs) / (1 - qs) / np.maximum(1 - qR * qs, 1e-12),
+                          0.0)
+            ks = np.clip(ks, 0.0, rr)
+            t_fail = np.divide(slow * to + re * fe * np.minimum(lm, to), qt, out=np.zeros_like(qt), where=qt > 0)
+            e_ok = ks * (t_fail + c.backoff[e]) + np.minimum(lm, to)
+            Qc = Q_call[e]
+            wf = Qc ** 3  # weight of the failing calls: negligible until calls mostly fail
+            e_call = sy * np.where(c.hard[e], (1 - wf) * e_ok + wf * e_all, e_all)
+            v_call = sy * (1 + ks) * np.minimum(lvv, to * to)
             calls = c.calls[e]
             seq = self.seq[e]
             ncl = lv.callers.size
@@ -391,8 +454,12 @@ class FlowEngine:
             pi = self.probe_idx
             under[:] = 1 - gamma_sf(self.probe_thr, lat_m[pi], lat_v[pi])
         util_rate = (s / cc) * (1 - p_block) * (~unavailable) / k_safe
-        sol = _Solution(A=A, served_lag=served_lag, served=served, load=ext_mean, lam=lam, rho=rho, frac=frac, lat=lat,
+        sol = _Solution(lat_var=lat_v, weight=np.zeros(c.n),
+                        A=A, served_lag=served_lag, served=served, load=ext_mean, lam=lam, rho=rho, frac=frac, lat=lat,
                         util_rate=util_rate, under=under, replicas=k, q_try=q_try,
                         edge_factor=c.calls * tries * (1 - shed), version=state.version, converged=converged)
         self.last = sol
+        self._mixture.append(sol)
+        if len(self._mixture) > _MIXTURE_MAX:
+            self._compact()
         return sol

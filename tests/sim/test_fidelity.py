@@ -88,7 +88,7 @@ def test_request_engine_mmc(c, rho, customers):
 def test_request_engine_md1_pollaczek_khinchine():
     mean, rho = 0.001, 0.7
     lam = rho / mean
-    sim, r = _run(_stations([{"mean": "1ms", "cv": 0.0}]), "request", lam, 300_000 / lam)
+    sim, r = _run(_stations([{"mean": "1ms", "cv": 0.0}]), "request", lam, 150_000 / lam)
     w = rho * mean / (2 * (1 - rho)) + mean
     lat = r["services"]["s0"]["latency_ms"]
     _within(lat["mean"] / 1e3, w, 0.03)
@@ -101,7 +101,7 @@ def test_request_engine_jackson_tandem():
     exponential sojourns of rate mu - lambda (an Erlang-3)."""
     mean, rho = 0.001, 0.6
     lam = rho / mean
-    sim, r = _run(_stations([{"mean": "1ms"}] * 3), "request", lam, 150_000 / lam)
+    sim, r = _run(_stations([{"mean": "1ms"}] * 3), "request", lam, 100_000 / lam)
     rate = 1 / mean - lam
     lat = r["services"]["s0"]["latency_ms"]
     _within(lat["mean"] / 1e3, 3 / rate, 0.03)
@@ -137,3 +137,28 @@ def test_flow_engine_md1_and_tandem():
     rate = 1 / mean - lam
     _within(r["services"]["s0"]["latency_ms"]["mean"] / 1e3, 3 / rate, 0.01)
     _within(r["services"]["s0"]["latency_ms"]["p99"] / 1e3, gammaincinv(3, 0.99) / rate, 0.05)
+
+
+# -- the flow engine against the request engine ------------------------------------------
+
+from sim.fidelity import CASES, TOLERANCE, compare  # noqa: E402
+
+_OVERLOAD_WHY = (
+    "Known limit of the flow engine: at 120 % of db's capacity with two retries per api call, both "
+    "engines collapse into a retry-driven overload, but they settle at different points of it "
+    "(availability 13.1 % flow vs 7.0 % request). The flow engine solves each batch as a stationary "
+    "M/M/c/K queue with one batch of lag on the retry feedback; a collapse is a transient in which the "
+    "queue content and the retry timing carry over between ticks. Matching it would need the queue "
+    "content as a state variable (a fluid queue with memory) instead of the stationary solution.")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", [
+    pytest.param(c, id=c.name, marks=pytest.mark.xfail(strict=True, reason=_OVERLOAD_WHY) if c.name == "overload"
+                 else ()) for c in CASES])
+def test_flow_engine_reproduces_the_request_engine(case):
+    r = compare(case)
+    avail, mean, p99 = r["availability"], r["mean"], r["p99"]
+    assert abs(avail[2]) <= TOLERANCE["availability"], f"availability flow {avail[0]:.4%} vs request {avail[1]:.4%}"
+    assert abs(mean[2]) <= TOLERANCE["mean"], f"mean latency flow {mean[0]:.2f}ms vs request {mean[1]:.2f}ms"
+    assert abs(p99[2]) <= TOLERANCE["p99"], f"p99 latency flow {p99[0]:.1f}ms vs request {p99[1]:.1f}ms"
