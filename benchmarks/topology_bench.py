@@ -30,6 +30,7 @@ import networkx as nx
 import yaml
 
 import topology
+from benchmarks._common import print_table
 from topology import analysis
 from topology.catalog import FLEET_SEED, FLEET_SIZE
 
@@ -150,16 +151,8 @@ def bench_size(size: int, repeat: int, yaml_max: int) -> list[Row]:
     return rows
 
 
-def _fmt_time(seconds: float) -> str:
-    return f"{seconds * 1e3:9.1f} ms" if seconds < 10 else f"{seconds:9.2f} s "
-
-
 def report(rows: list[Row]) -> None:
-    for size in sorted({r.size for r in rows}):
-        print(f"\n{size:,} services")
-        print(f"  {'step':<30} {'time':>12} {'ratio':>10}  {'vs baseline':<13} note")
-        for r in (r for r in rows if r.size == size):
-            print(f"  {r.step:<30} {_fmt_time(r.seconds):>12} {r.ratio:>9.2f}x  {r.baseline:<13} {r.note}")
+    print_table(rows)
     sizes = sorted({r.size for r in rows})
     if len(sizes) >= 2:
         small, large = sizes[0], sizes[-1]

@@ -235,9 +235,9 @@ class FlowEngine:
         """Solve (or reuse) the network for the window's expected load, then count the
         sampled arrivals through it."""
         T = external.shape[0]
-        ext_rate = external * state.load_mult[None, :] / self.tick     # [T, n] requests/s
+        ext_rate = external / self.tick                                # [T, n] requests/s
         ext_mean = ext_rate.mean(axis=0)
-        load = ext_mean if expected is None else expected * state.load_mult
+        load = ext_mean if expected is None else expected
         sol = self._reusable(load, state)
         if sol is None:
             sol = self._solve(load, state)

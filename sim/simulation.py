@@ -133,9 +133,10 @@ class Simulation:
         t = (start + np.arange(n) + 0.5) * self.tick
         rate = self.rate(t)                                            # [T]
         ext = np.zeros((n, self.compiled.n))
-        lam = rate[:, None] * self.weights[None, self._entry_idx] * self.tick
+        mult = self.state.load_mult                                    # traffic-spike faults
+        lam = rate[:, None] * (self.weights * mult)[None, self._entry_idx] * self.tick
         ext[:, self._entry_idx] = self.rng_arrivals.poisson(lam)
-        return ext, float(rate.mean()) * self.weights
+        return ext, float(rate.mean()) * self.weights * mult
 
     def _advance(self, n: int) -> None:
         start = self._tick_done

