@@ -39,7 +39,8 @@ def cli() -> None:
 def topology() -> None:
     """Service graphs: list, show, analyze, generate.
 
-    SOURCE is a file (YAML, JSON, GraphML), a built-in name, or generate:N[:seed].
+    SOURCE is a file (YAML, JSON, GraphML), a built-in name, generate:N[:seed], or
+    bolt://HOST:PORT/FLEET (a fleet in Neo4j).
     """
 
 
