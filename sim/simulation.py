@@ -167,23 +167,22 @@ class Simulation:
 
     def _fault(self, f: Fault):
         yield self.env.timeout(self._align(f.at))
+        self._toggle(f, active=True)
+        if f.duration is not None:
+            yield self.env.timeout(self._align(f.duration))
+            self._toggle(f, active=False)
 
-        def inject() -> None:
-            self.active_faults.append(f)
+    def _toggle(self, f: Fault, active: bool) -> None:
+        """Inject or revert ``f`` at the current tick: the overlays are rebuilt from the active faults."""
+        def mutate() -> None:
+            if active:
+                self.active_faults.append(f)
+            else:
+                self.active_faults.remove(f)
             apply_faults(self.state, self.active_faults)
 
-        self.change(inject)
-        self.log("fault-injected", fault=f.label, kind=f.kind)
-        if f.duration is None:
-            return
-        yield self.env.timeout(self._align(f.duration))
-
-        def revert() -> None:
-            self.active_faults.remove(f)
-            apply_faults(self.state, self.active_faults)
-
-        self.change(revert)
-        self.log("fault-reverted", fault=f.label, kind=f.kind)
+        self.change(mutate)
+        self.log("fault-injected" if active else "fault-reverted", fault=f.label, kind=f.kind)
 
     def _align(self, seconds: float) -> float:
         return max(0.0, round(seconds / self.tick) * self.tick)
