@@ -36,7 +36,7 @@ from sim.state import CAUSES, HALF_OPEN, OPEN, PlaneState
 __all__ = ["FlowEngine", "HALF_OPEN_PROBE"]
 
 HALF_OPEN_PROBE = 0.1  # share of calls a half-open breaker lets through
-_MIXTURE_MAX = 4096    # solutions kept for run percentiles before neighbours are merged
+_MIXTURE_CELLS = 900_000  # numbers kept for run percentiles before neighbouring solutions merge
 _K = len(CAUSES)
 _UNAVAIL, _OVER, _INJ, _TIMEOUT, _DEP, _CB = range(_K)
 
@@ -155,7 +155,8 @@ class FlowEngine:
         self.tick = tick
         self.tolerance = tolerance
         self.last: _Solution | None = None
-        self._mixture: list[_Solution] = []
+        self._mixture: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self._mixture_max = max(16, _MIXTURE_CELLS // (3 * max(c.n, 1)))
         self.solves = 0
         self._rows_key: tuple | None = None
         self._rows = np.zeros((0, 0))
@@ -252,17 +253,16 @@ class FlowEngine:
     def _compact(self) -> None:
         """Merge neighbouring solutions pairwise (moment matching) to bound memory on long runs."""
         merged = []
-        for a, b in zip(self._mixture[0::2], self._mixture[1::2]):
-            w = a.weight + b.weight
-            wa = np.divide(a.weight, w, out=np.full_like(w, 0.5), where=w > 0)
-            m = wa * a.lat[:, 0] + (1 - wa) * b.lat[:, 0]
-            v = wa * (a.lat_var + a.lat[:, 0] ** 2) + (1 - wa) * (b.lat_var + b.lat[:, 0] ** 2) - m * m
-            lat = a.lat.copy()
-            lat[:, 0] = m
-            merged.append(_Solution(**{**a.__dict__, "lat": lat, "lat_var": np.maximum(v, 0), "weight": w}))
-        if len(self._mixture) % 2:
-            merged.append(self._mixture[-1])
-        self._mixture = merged
+        live, done = self._mixture[-1], self._mixture[:-1]  # the last one still gathers weight
+        for (ma, va, wa_), (mb, vb, wb) in zip(done[0::2], done[1::2]):
+            w = wa_ + wb
+            wa = np.divide(wa_, w, out=np.full_like(w, 0.5), where=w > 0)
+            m = wa * ma + (1 - wa) * mb
+            v = wa * (va + ma * ma) + (1 - wa) * (vb + mb * mb) - m * m
+            merged.append((m, np.maximum(v, 0), w))
+        if len(done) % 2:
+            merged.append(done[-1])
+        self._mixture = merged + [live]
 
     def run_latency(self) -> np.ndarray:
         """[n, 4] over the whole run: the mean, and p50/p90/p99 of the mixture of every
@@ -271,9 +271,9 @@ class FlowEngine:
         out = np.zeros((n, 4))
         if not self._mixture:
             return out
-        M = np.array([s.lat[:, 0] for s in self._mixture])          # [B, n]
-        V = np.array([s.lat_var for s in self._mixture])
-        W = np.array([s.weight for s in self._mixture])
+        M = np.array([m for m, _, _ in self._mixture], float)       # [B, n]
+        V = np.array([v for _, v, _ in self._mixture], float)
+        W = np.array([w for _, _, w in self._mixture], float)
         tot = W.sum(axis=0)
         has = tot > 1e-6
         Wn = np.divide(W, tot, out=np.zeros_like(W), where=has[None, :])
@@ -283,7 +283,7 @@ class FlowEngine:
             lo = np.where(Wn > 0, comp, np.inf).min(axis=0)
             hi = np.where(Wn > 0, comp, 0.0).max(axis=0)
             lo, hi = np.where(has, lo, 0.0), np.where(has, hi, 0.0)
-            for _ in range(40):  # the mixture's quantile lies between its components' quantiles
+            for _ in range(24):  # the mixture's quantile lies between its components' quantiles
                 mid = 0.5 * (lo + hi)
                 sf = (Wn * gamma_sf(mid[None, :], M, V)).sum(axis=0)
                 above = sf > 1 - q
@@ -459,7 +459,8 @@ class FlowEngine:
                         util_rate=util_rate, under=under, replicas=k, q_try=q_try,
                         edge_factor=c.calls * tries * (1 - shed), version=state.version, converged=converged)
         self.last = sol
-        self._mixture.append(sol)
-        if len(self._mixture) > _MIXTURE_MAX:
+        # the run's latency mixture keeps (mean, variance, weight) per solution, in float32
+        self._mixture.append((lat_m.astype(np.float32), lat_v.astype(np.float32), sol.weight))
+        if len(self._mixture) > self._mixture_max:
             self._compact()
         return sol
