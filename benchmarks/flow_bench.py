@@ -31,7 +31,7 @@ def _scenario(services: int, hours: float, batch: int) -> Scenario:
     if victim:
         faults.append({"at": f"{hours * 0.6:g}h", "kind": "kill-instances", "service": victim,
                        "fraction": 0.67, "duration": "20m"})
-    rps = 3000.0 * services / 2847
+    rps = 3000.0  # generated fleets are sized for 3,000 rps at their entry points (FleetShape.nominal_rps)
     return Scenario.model_validate({
         "name": f"bench-{services}", "topology": top, "duration": f"{hours:g}h", "seed": 1,
         "workload": {"rate": {"pattern": "diurnal", "base": rps / 3, "peak": rps, "period": "24h",
