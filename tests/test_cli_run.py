@@ -210,12 +210,11 @@ def test_replications_same_result_with_one_or_two_workers(srelab, failing, tmp_p
     assert set(a["intervals"]["slos"]) == {"fe-availability", "fe-latency"}
 
 
-def test_request_engine_is_refused_cleanly_until_it_exists(srelab, passing):
-    from sim.simulation import ENGINES
-    if "request" in ENGINES:
-        pytest.skip("the request engine exists now")
-    res = srelab("run", passing, "--engine", "request")
-    assert res.code == 2 and "request engine" in res.err_text and "Traceback" not in res.stderr
+def test_request_engine_runs_from_the_cli(srelab, passing, tmp_path):
+    res = srelab("run", passing, "--engine", "request", "--duration", "1m", "--json", tmp_path / "r.json", "-q")
+    assert res.code == 0, res.stderr
+    r = _result(tmp_path / "r.json")
+    assert r["engine"] == "request" and r["services"]["frontend"]["requests"] == pytest.approx(200 * 60, rel=0.1)
 
 
 def test_unknown_engine_is_a_usage_error(srelab, passing):
