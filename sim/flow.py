@@ -30,7 +30,8 @@ import scipy.sparse as sp
 
 from sim.compiled import MODE_ASYNC, MODE_PAR, MODE_SEQ, Compiled
 from sim.plane import Totals, Window
-from sim.queueing import ErlangC, block_probability, gamma_quantile, gamma_sf, wait_moments
+from sim.queueing import (ErlangC, block_probability, delayed_quantile, delayed_sf, gamma_quantile, gamma_sf,
+                           split_delay, wait_moments)
 from sim.state import CAUSES, HALF_OPEN, OPEN, PlaneState
 
 __all__ = ["FlowEngine", "HALF_OPEN_PROBE"]
@@ -155,7 +156,7 @@ class FlowEngine:
         self.tick = tick
         self.tolerance = tolerance
         self.last: _Solution | None = None
-        self._mixture: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self._mixture: list[tuple] = []  # (mean, var, weight, delayed share | None, delay | None)
         self._mixture_max = max(16, _MIXTURE_CELLS // (3 * max(c.n, 1)))
         self.solves = 0
         self._rows_key: tuple | None = None
@@ -254,15 +255,36 @@ class FlowEngine:
         """Merge neighbouring solutions pairwise (moment matching) to bound memory on long runs."""
         merged = []
         live, done = self._mixture[-1], self._mixture[:-1]  # the last one still gathers weight
-        for (ma, va, wa_), (mb, vb, wb) in zip(done[0::2], done[1::2]):
+        for a, b in zip(done[0::2], done[1::2]):
+            (ma, va, wa_), (mb, vb, wb) = self._overall(a), self._overall(b)
             w = wa_ + wb
             wa = np.divide(wa_, w, out=np.full_like(w, 0.5), where=w > 0)
             m = wa * ma + (1 - wa) * mb
             v = wa * (va + ma * ma) + (1 - wa) * (vb + mb * mb) - m * m
-            merged.append((m, np.maximum(v, 0), w))
+            merged.append((m, np.maximum(v, 0), w, None, None))
         if len(done) % 2:
             merged.append(done[-1])
         self._mixture = merged + [live]
+
+    @staticmethod
+    def _overall(entry) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """An entry's overall mean and variance (its delayed share folded back in)."""
+        m, v, w, p, d = entry
+        if p is None:
+            return m, v, w
+        return m + p * d, v + p * (1 - p) * d * d, w
+
+    def _components(self):
+        """Mixture components [B, n]: each entry, and a delayed copy where a share was delayed."""
+        Ms, Vs, Ws = [], [], []
+        for m, v, w, p, d in self._mixture:
+            if p is None:
+                Ms.append(m), Vs.append(v), Ws.append(w)
+            else:
+                Ms += [m, m + d]
+                Vs += [v, v]
+                Ws += [w * (1 - p), w * p]
+        return np.array(Ms, float), np.array(Vs, float), np.array(Ws, float)
 
     def run_latency(self) -> np.ndarray:
         """[n, 4] over the whole run: the mean, and p50/p90/p99 of the mixture of every
@@ -271,9 +293,7 @@ class FlowEngine:
         out = np.zeros((n, 4))
         if not self._mixture:
             return out
-        M = np.array([m for m, _, _ in self._mixture], float)       # [B, n]
-        V = np.array([v for _, v, _ in self._mixture], float)
-        W = np.array([w for _, _, w in self._mixture], float)
+        M, V, W = self._components()                                 # [B, n]
         tot = W.sum(axis=0)
         has = tot > 1e-6
         Wn = np.divide(W, tot, out=np.zeros_like(W), where=has[None, :])
@@ -357,6 +377,10 @@ class FlowEngine:
         # 3. outcomes, bottom-up, one height at a time (callees are final before their callers)
         err = 1 - served
         lat_m, lat_v = own_m.copy(), own_v.copy()
+        # a latency fault on a share of requests makes latency bimodal: carry the delayed share
+        # and its delay up the call tree, next to the moments
+        track = bool((dfr * dly > 0).any())
+        dp, dD = dfr.copy(), dly.copy()
         m = c.m
         q_try = np.zeros(m)
         Q_call = np.zeros(m)
@@ -414,6 +438,16 @@ class FlowEngine:
             log_ok = np.bincount(lv.local, weights=self.hard_sync[e] * calls * np.log1p(-np.minimum(Q_call[e], 1 - 1e-15)),
                                  minlength=ncl)
             cl = lv.callers
+            if track:
+                a = (seq + (self.c.mode[e] == 1)) * calls * sy
+                pc = np.minimum(dp[dst], 1 - 1e-9)
+                Dc = np.minimum(dD[dst], to)
+                log_keep = np.bincount(lv.local, weights=a * np.log1p(-pc), minlength=ncl)
+                num = np.bincount(lv.local, weights=a * pc * Dc, minlength=ncl)
+                den = np.bincount(lv.local, weights=a * pc, minlength=ncl)
+                po, Do = dfr[cl], dly[cl]
+                dp[cl] = 1 - (1 - po) * np.exp(log_keep)
+                dD[cl] = np.divide(po * Do + num, po + den, out=np.zeros(ncl), where=(po + den) > 0)
             lat_m[cl] = own_m[cl] + seq_m
             lat_v[cl] = own_v[cl] + seq_v
             err[cl] = 1 - served[cl] * np.exp(log_ok)
@@ -440,19 +474,22 @@ class FlowEngine:
         # the external client gives up on an entry point after the entry's timeout
         ok = served * (1 - dep_fail)
         ent = c.entry
-        frac[ent, _TIMEOUT] += ok[ent] * gamma_sf(c.timeout[ent], lat_m[ent], lat_v[ent])
+        frac[ent, _TIMEOUT] += ok[ent] * delayed_sf(c.timeout[ent], lat_m[ent], lat_v[ent], dp[ent], dD[ent])
 
         converged = (float(np.abs(q_try - self.q_try).max(initial=0.0)) < 1e-6
                      and float(np.abs(served - self.served).max(initial=0.0)) < 1e-6)
         self.q_try = q_try
         self.served = served
 
-        lat = np.stack([lat_m, gamma_quantile(lat_m, lat_v, 0.5), gamma_quantile(lat_m, lat_v, 0.9),
-                        gamma_quantile(lat_m, lat_v, 0.99)], axis=1)
+        if track:
+            lat = np.stack([lat_m] + [delayed_quantile(lat_m, lat_v, dp, dD, q) for q in (0.5, 0.9, 0.99)], axis=1)
+        else:
+            lat = np.stack([lat_m, gamma_quantile(lat_m, lat_v, 0.5), gamma_quantile(lat_m, lat_v, 0.9),
+                            gamma_quantile(lat_m, lat_v, 0.99)], axis=1)
         under = np.empty(self.probe_idx.size)
         if self.probe_idx.size:
             pi = self.probe_idx
-            under[:] = 1 - gamma_sf(self.probe_thr, lat_m[pi], lat_v[pi])
+            under[:] = 1 - delayed_sf(self.probe_thr, lat_m[pi], lat_v[pi], dp[pi], dD[pi])
         util_rate = (s / cc) * (1 - p_block) * (~unavailable) / k_safe
         sol = _Solution(lat_var=lat_v, weight=np.zeros(c.n),
                         A=A, served_lag=served_lag, served=served, load=ext_mean, lam=lam, rho=rho, frac=frac, lat=lat,
@@ -460,7 +497,12 @@ class FlowEngine:
                         edge_factor=c.calls * tries * (1 - shed), version=state.version, converged=converged)
         self.last = sol
         # the run's latency mixture keeps (mean, variance, weight) per solution, in float32
-        self._mixture.append((lat_m.astype(np.float32), lat_v.astype(np.float32), sol.weight))
+        if track:
+            bm, bv, bi = split_delay(lat_m, lat_v, dp, dD)
+            self._mixture.append((bm.astype(np.float32), bv.astype(np.float32), sol.weight,
+                                  np.where(bi, dp, 0.0).astype(np.float32), np.where(bi, dD, 0.0).astype(np.float32)))
+        else:
+            self._mixture.append((lat_m.astype(np.float32), lat_v.astype(np.float32), sol.weight, None, None))
         if len(self._mixture) > self._mixture_max:
             self._compact()
         return sol

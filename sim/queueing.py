@@ -21,7 +21,7 @@ import numpy as np
 from scipy.special import ndtr, ndtri
 
 __all__ = ["ErlangC", "erlang_c_exact", "wait_time", "wait_moments", "block_probability", "gamma_quantile",
-           "gamma_sf"]
+           "gamma_sf", "delayed_sf", "delayed_quantile", "split_delay"]
 
 _GRID = 4096
 
@@ -138,3 +138,41 @@ def gamma_sf(x: np.ndarray, mean: np.ndarray, var: np.ndarray) -> np.ndarray:
     ratio = np.divide(x, mean, out=np.full(np.shape(mean), 1e12), where=mean > 0)
     z = (np.cbrt(ratio) - (1.0 - h)) / np.sqrt(h)
     return ndtr(-z)
+
+
+# -- latency with a delayed share: (1 - p) x Gamma(base) + p x (Gamma(base) + D) ------------------
+
+def split_delay(mean: np.ndarray, var: np.ndarray, p: np.ndarray, delay: np.ndarray):
+    """The base distribution's moments once a share ``p`` delayed by ``delay`` is taken out of the
+    overall moments; ``bimodal`` marks where the two-component form applies."""
+    base_m = mean - p * delay
+    base_v = var - p * (1 - p) * delay * delay
+    bimodal = (p > 1e-6) & (p < 1 - 1e-6) & (delay > 0) & (base_m > 0) & (base_v > 0)
+    return np.where(bimodal, base_m, mean), np.where(bimodal, base_v, var), bimodal
+
+
+def delayed_sf(x, mean, var, p, delay) -> np.ndarray:
+    """P(X > x) for the delayed-share mixture (a plain gamma where no share is delayed)."""
+    bm, bv, bi = split_delay(mean, var, p, delay)
+    plain = gamma_sf(x, mean, var)
+    mixed = (1 - p) * gamma_sf(x, bm, bv) + p * gamma_sf(x - delay, bm, bv)
+    return np.where(bi, mixed, plain)
+
+
+def delayed_quantile(mean, var, p, delay, q: float, iterations: int = 30) -> np.ndarray:
+    """The ``q`` quantile of the delayed-share mixture, by bisection where it is bimodal."""
+    out = gamma_quantile(mean, var, q)
+    bm, bv, bi = split_delay(mean, var, p, delay)
+    idx = np.flatnonzero(bi)
+    if idx.size:
+        m, v, pp, d = bm[idx], bv[idx], p[idx], delay[idx]
+        lo = np.zeros(idx.size)
+        hi = gamma_quantile(m, v, q) + d
+        for _ in range(iterations):
+            mid = 0.5 * (lo + hi)
+            sf = (1 - pp) * gamma_sf(mid, m, v) + pp * gamma_sf(mid - d, m, v)
+            above = sf > 1 - q
+            lo = np.where(above, mid, lo)
+            hi = np.where(above, hi, mid)
+        out[idx] = 0.5 * (lo + hi)
+    return out

@@ -75,11 +75,6 @@ def test_latency_slo_counts_slow_successes(run_sim):
     assert s["max_burn_rate"] == pytest.approx(1 / 0.01, rel=0.01)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (fidelity): a latency fault on a fraction f of requests is folded into one gamma fitted by "
-    "moments (sim/flow.py own_m/own_v: + f*delay, + f(1-f)*delay^2; sim/queueing.py gamma_sf): the "
-    "mixture's tail is not a gamma, so with 5 % of requests +300 ms only ~2.2 % count as slower than "
-    "200 ms (and 50 % -> ~29 %)"))
 @pytest.mark.parametrize("fraction", [0.05, 0.5])
 def test_latency_slo_counts_the_delayed_fraction(run_sim, fraction):
     """f of the requests 300 ms slower against a 200 ms threshold: f of them are bad while it lasts."""
