@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import ndtr, ndtri
 
-__all__ = ["ErlangC", "erlang_c_exact", "wait_time", "wait_moments", "block_probability", "gamma_quantile",
+__all__ = ["ErlangC", "erlang_c_exact", "wait_moments", "block_probability", "gamma_quantile",
            "gamma_sf", "delayed_sf", "delayed_quantile", "split_delay"]
 
 _GRID = 4096
@@ -63,14 +63,6 @@ class ErlangC:
         if rho.ndim == 2:
             off = off[:, None]
         return np.interp(np.clip(rho, 0.0, 1.0) + off, self._x, self._y)
-
-
-def wait_time(erlang: np.ndarray, rho: np.ndarray, service: np.ndarray, c: np.ndarray,
-              scv: np.ndarray, queue_cap: np.ndarray) -> np.ndarray:
-    """Mean queueing delay (Allen–Cunneen), capped at draining a full queue (``queue_cap`` seconds)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        w = erlang * service / (c * (1.0 - rho)) * (1.0 + scv) * 0.5
-    return np.where(rho < 1.0, np.minimum(w, queue_cap), queue_cap)
 
 
 def _truncated_geometric(rho: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

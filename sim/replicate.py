@@ -16,7 +16,7 @@ from sim.result import combine_replications
 from sim.simulation import Simulation
 from topology import Topology
 
-__all__ = ["run", "run_replications"]
+__all__ = ["run"]
 
 
 def _one(scenario: Scenario, topology: Topology, seed: int, index: int, count: int,

@@ -30,7 +30,7 @@ import math
 import numpy as np
 import simpy
 
-from sim.compiled import MODE_ASYNC, MODE_PAR, MODE_SEQ, Compiled
+from sim.compiled import MODE_ASYNC, MODE_PAR, Compiled
 from sim.plane import ArrayWindow, Window
 from sim.state import CAUSES, HALF_OPEN, OPEN, PlaneState
 

@@ -69,7 +69,7 @@ def test_retry_storm_amplifies_load_into_overload():
 
 def test_traffic_spike_triples_entry_traffic_for_ten_minutes():
     sim = Simulation(load("traffic-spike").with_overrides(duration="40m"))
-    r = sim.run()
+    sim.run()
     fe = sim.compiled.index["frontend"]
     arr = sim.recorder.arrivals[:, fe]
     assert arr[1200:1800].mean() / arr[:1200].mean() == pytest.approx(3.0, rel=0.02)

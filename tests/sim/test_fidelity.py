@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pytest
 from scipy.optimize import brentq
 from scipy.special import gammaincinv
