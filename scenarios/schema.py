@@ -209,9 +209,55 @@ class Assertion(_Spec):
         return f"{self.service} {self.percentile} latency <= {self.max_latency * 1e3:g}ms"
 
 
+class BurnRateRule(_Spec):
+    """Fire when the burn rate over both windows is at least ``burn_rate``. Without
+    ``burn_rate``, it is derived from ``budget_share`` as in the SRE Workbook:
+    budget share x SLO window / long window (2 % in 1 h of 30 d gives 14.4)."""
+
+    name: str
+    severity: Literal["page", "ticket"] = "page"
+    long_window: Duration
+    short_window: Duration
+    budget_share: float | None = Field(None, gt=0, le=1)
+    burn_rate: float | None = Field(None, gt=0)
+
+    @model_validator(mode="after")
+    def _factor(self) -> "BurnRateRule":
+        if (self.budget_share is None) == (self.burn_rate is None):
+            raise ValueError("give budget_share (e.g. 0.02) or burn_rate (e.g. 14.4), not both")
+        if self.short_window > self.long_window:
+            raise ValueError("the short window must not be longer than the long window")
+        return self
+
+    def factor(self, slo_window: float) -> float:
+        if self.burn_rate is not None:
+            return self.burn_rate
+        return (self.budget_share or 0.0) * slo_window / self.long_window
+
+
+WORKBOOK_RULES = (
+    BurnRateRule(name="page-fast", severity="page", long_window=3600.0, short_window=300.0, budget_share=0.02),
+    BurnRateRule(name="page-slow", severity="page", long_window=6 * 3600.0, short_window=1800.0, budget_share=0.05),
+    BurnRateRule(name="ticket", severity="ticket", long_window=3 * 86400.0, short_window=6 * 3600.0,
+                 budget_share=0.10),
+)
+
+
+class Alerting(_Spec):
+    """Multiwindow, multi-burn-rate alerts per SLO, evaluated every ``evaluation_interval``.
+    The default rules are the SRE Workbook's (14.4 over 1 h and 5 m, 6 over 6 h and 30 m,
+    1 over 3 d and 6 h for a 30-day window)."""
+
+    enabled: bool = True
+    evaluation_interval: Duration = 60.0
+    rules: list[BurnRateRule] = Field(default_factory=lambda: list(WORKBOOK_RULES))
+
+
 class Policies(_Spec):
-    """Control-plane policies. Autoscaling, alerting, budget and remediation policies plug in here
-    as they are built; an unknown key is an error rather than silently ignored."""
+    """Control-plane policies. Autoscaling, budget and remediation policies plug in here as
+    they are built; an unknown key is an error rather than silently ignored."""
+
+    alerting: Alerting = Alerting()
 
 
 class FlowOptions(_Spec):

@@ -97,7 +97,8 @@ class Simulation:
         self.recorder = Recorder(self.compiled.names, self.ticks, self.tick, batch=scenario.flow.batch)
         self.engine_name = engine or scenario.engine
         self.engine = make_engine(self.engine_name, self)
-        self.controllers: list[Controller] = []
+        from sim.alerting import AlertEvaluator
+        self.controllers: list[Controller] = [AlertEvaluator(scenario.policies.alerting)]
         self.active_faults: list[Fault] = []
         self.events: list[dict[str, Any]] = []
         self.alerts: list[dict[str, Any]] = []
