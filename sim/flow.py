@@ -51,6 +51,30 @@ def _pattern(rows: np.ndarray, cols: np.ndarray, n: int) -> tuple[sp.csr_matrix,
     return mat, perm
 
 
+def propagate(A: sp.csr_matrix, served: np.ndarray, external: np.ndarray, depth: int) -> np.ndarray:
+    """Offered load: external arrivals plus the calls that served requests make, ``depth``
+    products down the DAG. ``external`` is [n] or [n, T] (one column per tick)."""
+    sv = served if external.ndim == 1 else served[:, None]
+    lam = external
+    for _ in range(depth):
+        lam = external + A @ (sv * lam)
+    return lam
+
+
+def all_tries_fail(q: np.ndarray, attempts: np.ndarray) -> np.ndarray:
+    """q ** (attempts + 1) per edge: the chance that a call fails every try (most have no retries)."""
+    out = q.copy()
+    r = attempts > 0
+    if r.any():
+        out[r] = q[r] ** (attempts[r] + 1)
+    return out
+
+
+def expected_tries(q: np.ndarray, q_pow: np.ndarray, attempts: np.ndarray) -> np.ndarray:
+    """Expected tries per call with retries: (1 - q^(R+1)) / (1 - q)."""
+    return np.divide(1 - q_pow, 1 - q, out=attempts + 1.0, where=q < 1 - 1e-12)
+
+
 class FlowWindow(Window):
     """A flow-engine window: rates, outcomes and latency hold for the whole window, so
     per-tick series are derived from the external arrivals only when asked for."""
@@ -77,12 +101,7 @@ class FlowWindow(Window):
 
     def arrivals(self) -> np.ndarray:
         if self._arr is None:
-            ext_T = self._ext.T
-            lam_T = ext_T
-            sl = self._served[:, None]
-            for _ in range(self._engine.depth):
-                lam_T = ext_T + self._A @ (sl * lam_T)
-            self._arr = lam_T.T * self._engine.tick
+            self._arr = propagate(self._A, self._served, self._ext.T, self._engine.depth).T * self._engine.tick
         return self._arr
 
     def errors(self) -> np.ndarray:
@@ -129,7 +148,6 @@ class _Solution:
     edge_factor: np.ndarray
     version: int
     converged: bool
-    lat_var: np.ndarray | None = None
     weight: np.ndarray | None = None   # successful requests served under this solution so far
 
 
@@ -159,7 +177,8 @@ class FlowEngine:
         self._mixture: list[tuple] = []  # (mean, var, weight, delayed share | None, delay | None)
         self._mixture_max = max(16, _MIXTURE_CELLS // (3 * max(c.n, 1)))
         self.solves = 0
-        self._rows_key: tuple | None = None
+        self._rows_A: sp.csr_matrix | None = None
+        self._rows_key: bytes | None = None
         self._rows = np.zeros((0, 0))
         n = c.n
         self.erlang = ErlangC(c.concurrency)
@@ -170,7 +189,6 @@ class FlowEngine:
         self.hard_sync = (c.hard & (c.mode != MODE_ASYNC)).astype(float)
         frac = c.calls - np.floor(c.calls)
         self.calls_var = frac * (1 - frac)
-        self.retry_edges = np.flatnonzero(c.attempts > 0)
         self.inc = sp.csr_matrix((np.ones(c.m), (c.src, np.arange(c.m))), shape=(n, c.m))
         # heights above the leaves: outcomes are final level by level, bottom-up
         height = np.zeros(n, np.int64)
@@ -198,8 +216,8 @@ class FlowEngine:
     def response_rows(self, A: sp.csr_matrix, served: np.ndarray, idx: np.ndarray) -> np.ndarray:
         """[n, s]: how much one external request/s at each service adds to the load at ``idx``
         (rows of (I - A diag(served))^-1, by propagating upwards). Cached per load matrix."""
-        key = (id(A), idx.tobytes())
-        if self._rows_key == key:
+        key = idx.tobytes()
+        if self._rows_A is A and self._rows_key == key:
             return self._rows
         n = self.c.n
         E = np.zeros((n, idx.size))
@@ -209,7 +227,7 @@ class FlowEngine:
         sl = served[:, None]
         for _ in range(self.depth):
             Y = E + sl * (At @ Y)
-        self._rows_key, self._rows = key, Y
+        self._rows_A, self._rows_key, self._rows = A, key, Y
         return Y
 
     def load_matrix_T(self, A: sp.csr_matrix) -> sp.csr_matrix:
@@ -217,19 +235,6 @@ class FlowEngine:
         weights = np.empty(self.c.m)
         weights[self._down_perm] = A.data
         return sp.csr_matrix((weights[self._up_perm], self.up.indices, self.up.indptr), shape=self.up.shape)
-
-    def _pow_retries(self, q: np.ndarray) -> np.ndarray:
-        """q ** (attempts + 1) per edge; most edges have no retries."""
-        out = q.copy()
-        r = self.retry_edges
-        if r.size:
-            out[r] = q[r] ** (self.c.attempts[r] + 1)
-        return out
-
-    def _tries(self, q: np.ndarray, q_pow: np.ndarray) -> np.ndarray:
-        """Expected tries per call with retries: (1 - q^(R+1)) / (1 - q)."""
-        R = self.c.attempts
-        return np.divide(1 - q_pow, 1 - q, out=R + 1.0, where=q < 1 - 1e-12)
 
     # -- the step -------------------------------------------------------------
     def advance(self, t0: float, external: np.ndarray, state: PlaneState,
@@ -244,7 +249,7 @@ class FlowEngine:
         if sol is None:
             sol = self._solve(load, state)
             self.solves += 1
-        lam = self._propagate(sol, ext_mean)
+        lam = propagate(sol.A, sol.served_lag, ext_mean, self.depth)
         sol.weight += lam * (1 - sol.frac.sum(axis=1)) * (T * self.tick)
         edge_tries = (sol.served * lam)[self.c.src] * sol.edge_factor * (T * self.tick)
         return FlowWindow(self, t0, ext_rate, sol.A, sol.served_lag, lam, sol.frac, sol.lat, sol.util_rate,
@@ -312,12 +317,6 @@ class FlowEngine:
             out[:, j] = 0.5 * (lo + hi)
         return out
 
-    def _propagate(self, sol: "_Solution", ext: np.ndarray) -> np.ndarray:
-        lam = ext
-        for _ in range(self.depth):
-            lam = ext + sol.A @ (sol.served_lag * lam)
-        return lam
-
     def _reusable(self, load: np.ndarray, state: PlaneState) -> "_Solution | None":
         """The last solution, if the state is unchanged, it had converged, and the load moved
         so little that no service's queueing factor 1/(1 - rho) changes by more than ``tolerance``."""
@@ -345,7 +344,7 @@ class FlowEngine:
 
         # edge delivery factors (lagged failure probabilities)
         q = self.q_try
-        tries = self._tries(q, self._pow_retries(q))
+        tries = expected_tries(q, all_tries_fail(q, c.attempts), c.attempts)
         b = state.breaker
         shed = np.where(b == OPEN, 1.0, np.where(b == HALF_OPEN, 1 - HALF_OPEN_PROBE, 0.0))
         reach = 1.0 - state.blackhole
@@ -355,10 +354,8 @@ class FlowEngine:
 
         # 1. offered load, top-down
         A = self._down(deliver)
-        lam = ext_mean.copy()
         served_lag = self.served
-        for _ in range(self.depth):
-            lam = ext_mean + A @ (served_lag * lam)
+        lam = propagate(A, served_lag, ext_mean, self.depth)
 
         # 2. local queue
         rho = lam / k_safe * s / cc
@@ -397,12 +394,10 @@ class FlowEngine:
             qt = slow + re * fe
             q_try[e] = qt
             t_share[e] = np.divide(slow, qt, out=np.zeros_like(qt), where=qt > 0)
-            qp = qt.copy()
-            r = self.c.attempts[e]
+            r = c.attempts[e]
             has_r = r > 0
-            if has_r.any():
-                qp[has_r] = qt[has_r] ** (r[has_r] + 1)
-            tr = np.divide(1 - qp, 1 - qt, out=r + 1.0, where=qt < 1 - 1e-12)
+            qp = all_tries_fail(qt, r)
+            tr = expected_tries(qt, qp, r)
             sh = shed[e]
             Q_call[e] = sh + (1 - sh) * qp
             t_try = re * ((1 - (1 - fe) * p_slow) * np.minimum(lm, to) + (1 - fe) * p_slow * to) + (1 - re) * to
@@ -456,7 +451,7 @@ class FlowEngine:
 
         # dependency failures split by cause, weighted by each hard call's share of the failure
         w = self.hard_sync * c.calls * -np.log1p(-np.minimum(Q_call, 1 - 1e-15))
-        share_retry = np.divide((1 - shed) * self._pow_retries(q_try), Q_call, out=np.zeros(m), where=Q_call > 0)
+        share_retry = np.divide((1 - shed) * all_tries_fail(q_try, c.attempts), Q_call, out=np.zeros(m), where=Q_call > 0)
         U = self.inc
         tot = U @ w
         cause_to = U @ (w * share_retry * t_share)
@@ -491,7 +486,7 @@ class FlowEngine:
             pi = self.probe_idx
             under[:] = 1 - delayed_sf(self.probe_thr, lat_m[pi], lat_v[pi], dp[pi], dD[pi])
         util_rate = (s / cc) * (1 - p_block) * (~unavailable) / k_safe
-        sol = _Solution(lat_var=lat_v, weight=np.zeros(c.n),
+        sol = _Solution(weight=np.zeros(c.n),
                         A=A, served_lag=served_lag, served=served, load=ext_mean, lam=lam, rho=rho, frac=frac, lat=lat,
                         util_rate=util_rate, under=under, replicas=k, q_try=q_try,
                         edge_factor=c.calls * tries * (1 - shed), version=state.version, converged=converged)

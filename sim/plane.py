@@ -9,6 +9,7 @@ friends, or :meth:`Window.at` for a few services). Engines that know more
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -34,7 +35,7 @@ class Totals:
         return self.arrivals - self.errors.sum(axis=1)
 
 
-class Window:
+class Window(ABC):
     """Statistics of one window; see the module docstring."""
 
     t0: float
@@ -43,20 +44,25 @@ class Window:
     edge_tries: np.ndarray      # [m] tries per dependency over the window (breakers read them)
     edge_failures: np.ndarray   # [m]
 
-    def arrivals(self) -> np.ndarray:            # [T, n]
-        raise NotImplementedError
+    @abstractmethod
+    def arrivals(self) -> np.ndarray:
+        """Requests (tries) per tick and service, [T, n]."""
 
-    def errors(self) -> np.ndarray:              # [T, n, K]
-        raise NotImplementedError
+    @abstractmethod
+    def errors(self) -> np.ndarray:
+        """Failed requests per tick, service and cause, [T, n, K]."""
 
-    def latency(self) -> np.ndarray:             # [T, n, 4] mean, p50, p90, p99 (s) of successes
-        raise NotImplementedError
+    @abstractmethod
+    def latency(self) -> np.ndarray:
+        """Mean, p50, p90, p99 (seconds) of successful requests, [T, n, 4]."""
 
-    def utilization(self) -> np.ndarray:         # [T, n]
-        raise NotImplementedError
+    @abstractmethod
+    def utilization(self) -> np.ndarray:
+        """Busy share of each service's slots per tick, [T, n]."""
 
-    def under(self) -> np.ndarray:               # [T, probes] share of successes under each probe
-        raise NotImplementedError
+    @abstractmethod
+    def under(self) -> np.ndarray:
+        """Share of successful requests faster than each latency probe, [T, probes]."""
 
     def at(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per-tick arrivals [T, s] and errors [T, s] (all causes) at the services ``idx``."""

@@ -49,9 +49,8 @@ class Breakers:
             self._tries.pop(0)
             self._fails.pop(0)
         b = state.breaker[e]
-        if not b.any() and not (self._fails[-1] >= self.threshold * self._tries[-1]).any() \
-                and not (self._fails[-1] > 0).any():
-            return []  # all closed and nothing failing: nothing can change
+        if not b.any() and not any(f.any() for f in self._fails):
+            return []  # all closed and nothing failed within any window: nothing can change
         inside = (now - np.array(self._ends))[:, None] < self.window[None, :]   # [batches, edges]
         t = (np.array(self._tries) * inside).sum(axis=0)
         f = (np.array(self._fails) * inside).sum(axis=0)

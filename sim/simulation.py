@@ -20,6 +20,7 @@ import simpy
 
 from scenarios.loader import bind
 from scenarios.schema import Fault, Scenario
+from sim.alerting import AlertEvaluator
 from sim.compiled import Compiled, compile_topology
 from sim.faults import apply_faults
 from sim.flow import FlowEngine
@@ -28,7 +29,7 @@ from sim.recorder import Recorder
 from sim.resilience import Breakers
 from sim.result import SCHEMA, evaluate_assertions
 from sim.slo import SLOTracker
-from sim.state import CAUSES, OPEN, PlaneState
+from sim.state import CAUSES, PlaneState
 from sim.workload import RateFunction, entry_weights
 from srelab.errors import InputError
 from topology import Topology
@@ -97,7 +98,6 @@ class Simulation:
         self.recorder = Recorder(self.compiled.names, self.ticks, self.tick, batch=scenario.flow.batch)
         self.engine_name = engine or scenario.engine
         self.engine = make_engine(self.engine_name, self)
-        from sim.alerting import AlertEvaluator
         self.controllers: list[Controller] = [AlertEvaluator(scenario.policies.alerting)]
         self.active_faults: list[Fault] = []
         self.events: list[dict[str, Any]] = []
@@ -239,7 +239,3 @@ class Simulation:
         return {"events": self.events,
                 "errors_by_cause": {name: {c: float(rec.total_errors[i, k]) for k, c in enumerate(CAUSES)}
                                     for i, name in enumerate(self.compiled.names)}}
-
-    @property
-    def breakers_open(self) -> int:
-        return int((self.state.breaker == OPEN).sum())

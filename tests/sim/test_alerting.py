@@ -4,8 +4,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from scenarios.schema import WORKBOOK_RULES, BurnRateRule, Scenario
 from sim.simulation import Simulation
 from topology import from_dict
