@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import time
+import zlib
 from typing import Any, Callable, Protocol
 
 import numpy as np
@@ -125,6 +126,13 @@ class Simulation:
         mutate()
         self.state.touch()
 
+    def control_rng(self, stream: str) -> np.random.Generator:
+        """An independent random stream per control-plane part, named so that adding one
+        part never shifts another's draws."""
+        key = zlib.crc32(stream.encode())
+        return np.random.default_rng(np.random.SeedSequence(
+            self.control_seed.entropy, spawn_key=(*self.control_seed.spawn_key, key)))
+
     def log(self, event: str, **fields: Any) -> None:
         self.events.append({"at": float(self.env.now), "event": event, **fields})
 
@@ -168,22 +176,31 @@ class Simulation:
 
     def _fault(self, f: Fault):
         yield self.env.timeout(self._align(f.at))
-        self._toggle(f, active=True)
+        self.inject(f)
         if f.duration is not None:
             yield self.env.timeout(self._align(f.duration))
-            self._toggle(f, active=False)
+            self.revert(f)
 
-    def _toggle(self, f: Fault, active: bool) -> None:
-        """Inject or revert ``f`` at the current tick: the overlays are rebuilt from the active faults."""
+    def inject(self, f: Fault, event: str = "fault-injected") -> None:
+        """Make ``f`` active at the current tick (scheduled faults, bad releases)."""
+        self._toggle(f, active=True, event=event)
+
+    def revert(self, f: Fault, event: str = "fault-reverted") -> None:
+        """End ``f`` at the current tick if it is active (fault end, rollback, remediation)."""
+        if any(a is f for a in self.active_faults):
+            self._toggle(f, active=False, event=event)
+
+    def _toggle(self, f: Fault, active: bool, event: str) -> None:
+        """The overlays are rebuilt from the active faults."""
         def mutate() -> None:
             if active:
                 self.active_faults.append(f)
             else:
-                self.active_faults.remove(f)
+                self.active_faults[:] = [a for a in self.active_faults if a is not f]
             apply_faults(self.state, self.active_faults)
 
         self.change(mutate)
-        self.log("fault-injected" if active else "fault-reverted", fault=f.label, kind=f.kind)
+        self.log(event, fault=f.label, kind=f.kind)
 
     def _align(self, seconds: float) -> float:
         return max(0.0, round(seconds / self.tick) * self.tick)

@@ -49,6 +49,18 @@ class SLOTracker:
                 self.valid[i, sl] = succ[:, i]
                 self.good[i, sl] = succ[:, i] * under[:, p]
 
+    def budget_remaining(self, i: int, end_tick: int | None = None) -> float:
+        """Share of SLO ``i``'s window budget left after the run's first ``end_tick`` ticks
+        (the whole run by default); below zero when overspent."""
+        end = self.good.shape[1] if end_tick is None else end_tick
+        slo = self.slos[i]
+        valid = float(self.valid[i, :end].sum())
+        if valid <= 0:
+            return 1.0
+        error_ratio = 1 - float(self.good[i, :end].sum()) / valid
+        elapsed = end * self.tick
+        return 1 - error_ratio / (1 - slo.target / 100.0) * min(elapsed, slo.window) / slo.window
+
     def summary(self, duration: float) -> list[dict]:
         out = []
         win = max(1, int(round(min(BURN_WINDOW, duration) / self.tick)))
@@ -56,8 +68,6 @@ class SLOTracker:
             good, valid = self.good[i].sum(), self.valid[i].sum()
             target = slo.target / 100.0
             attainment = good / valid if valid > 0 else 1.0
-            error_ratio = 1 - attainment
-            budget_used = error_ratio / (1 - target) * min(duration, slo.window) / slo.window
             bad_c = np.concatenate([[0.0], np.cumsum(self.valid[i] - self.good[i])])
             val_c = np.concatenate([[0.0], np.cumsum(self.valid[i])])
             if len(bad_c) > win:
@@ -69,7 +79,7 @@ class SLOTracker:
                 burn = np.where(val_w > 0, bad_w / val_w, 0.0) / (1 - target)
             out.append({
                 "name": slo.name, "service": slo.service, "kind": slo.kind, "target": round(target, 10),
-                "attainment": float(attainment), "budget_remaining": float(1 - budget_used),
+                "attainment": float(attainment), "budget_remaining": self.budget_remaining(i),
                 "max_burn_rate": float(burn.max()) if burn.size else 0.0,
             })
         return out
