@@ -25,6 +25,8 @@ class AlertEvaluator:
     def __init__(self, config: Alerting) -> None:
         self.config = config
         self.firing: dict[tuple[int, str], dict[str, Any]] = {}
+        # < 1 makes every rule more sensitive (a budget policy in yellow lowers it)
+        self.factor_scale = 1.0
 
     def start(self, sim) -> None:
         if self.config.enabled and sim.scenario.slos and self.config.rules:
@@ -53,7 +55,7 @@ class AlertEvaluator:
             now = float(sim.env.now)
             for i, slo in enumerate(sim.scenario.slos):
                 for rule in self.config.rules:
-                    factor = rule.factor(slo.window)
+                    factor = rule.factor(slo.window) * self.factor_scale
                     hot = (self.burn_rates(sim, i, rule.long_window) >= factor
                            and self.burn_rates(sim, i, rule.short_window) >= factor)
                     key = (i, rule.name)
