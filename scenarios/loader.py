@@ -93,6 +93,9 @@ def bind(scenario: Scenario) -> Topology:
             need(z in topo.zones, f"faults[{i}].zone", f"no zone {z!r}; the zones are {list(topo.zones)}")
         for e in f.entrypoints or []:
             need(e in entries, f"faults[{i}].entrypoints", f"{e!r} is not an entry point of {topo.name}")
+    scaling = scenario.policies.autoscaling
+    for i, name in enumerate((scaling.services or []) if scaling is not None else []):
+        svc(name, f"policies.autoscaling.services[{i}]")
     slo_names = {s.name for s in scenario.slos}
     for i, a in enumerate(scenario.assertions):
         need(a.slo is None or a.slo in slo_names, f"assert[{i}].slo",

@@ -15,6 +15,7 @@ from srelab.units import parse_duration
 
 __all__ = [
     "Duration", "RatePattern", "Workload", "SLO", "Fault", "FAULT_KINDS", "Assertion", "Policies",
+    "Autoscaling", "Behavior", "ScalingRules", "ScalingPolicy", "ScalingMetric", "Forecast",
     "Scenario", "ENGINES",
 ]
 
@@ -67,9 +68,11 @@ class Stage(_Spec):
 
 
 class Stages(_Spec):
-    """Locust-style stage table: each stage holds its rate for its duration; the last one persists."""
+    """Locust-style stage table: each stage holds its rate for its duration; the last one persists,
+    or with ``repeat`` the table starts over (a daily profile), before the run as well as during it."""
     pattern: Literal["stages"]
     stages: list[Stage] = Field(min_length=1)
+    repeat: bool = False
 
 
 class Replay(_Spec):
@@ -253,11 +256,121 @@ class Alerting(_Spec):
     rules: list[BurnRateRule] = Field(default_factory=lambda: list(WORKBOOK_RULES))
 
 
+class ScalingPolicy(_Spec):
+    """At most ``value`` pods (``Pods``) or ``value`` % of the replicas at the period's start
+    (``Percent``) added or removed per ``period`` (the HPA's ``periodSeconds``)."""
+
+    type: Literal["Pods", "Percent"]
+    value: int = Field(gt=0)
+    period: Duration = Field(gt=0, le=1800)
+
+
+class ScalingRules(_Spec):
+    """One direction of the HPA ``behavior``. Omitted fields take the HPA defaults of that direction."""
+
+    stabilization_window: Duration | None = Field(None, ge=0, le=3600)
+    select_policy: Literal["Max", "Min", "Disabled"] = "Max"
+    policies: list[ScalingPolicy] | None = None
+
+
+# the HPA's defaults (autoscaling/v2): up at once by 4 pods or 100 % per 15 s, whichever is more;
+# down by up to 100 % per 15 s after a 300 s stabilisation window
+SCALE_UP_DEFAULT = ScalingRules(stabilization_window=0.0, select_policy="Max", policies=[
+    ScalingPolicy(type="Pods", value=4, period=15.0), ScalingPolicy(type="Percent", value=100, period=15.0)])
+SCALE_DOWN_DEFAULT = ScalingRules(stabilization_window=300.0, select_policy="Max", policies=[
+    ScalingPolicy(type="Percent", value=100, period=15.0)])
+
+
+class Behavior(_Spec):
+    scale_up: ScalingRules = SCALE_UP_DEFAULT
+    scale_down: ScalingRules = SCALE_DOWN_DEFAULT
+
+    @model_validator(mode="after")
+    def _defaults(self) -> "Behavior":
+        for name, default in (("scale_up", SCALE_UP_DEFAULT), ("scale_down", SCALE_DOWN_DEFAULT)):
+            rules = getattr(self, name)
+            filled = rules.model_copy(update={
+                "stabilization_window": default.stabilization_window if rules.stabilization_window is None
+                else rules.stabilization_window,
+                "policies": default.policies if rules.policies is None else rules.policies})
+            if rules.select_policy != "Disabled" and not filled.policies:
+                raise ValueError(f"{name}.policies is empty; give at least one policy or select_policy: Disabled")
+            object.__setattr__(self, name, filled)
+        return self
+
+
+class ScalingMetric(_Spec):
+    """``utilization``: busy share of a replica's concurrency slots (the CPU-utilisation analogue);
+    ``rps``: requests per second per replica (a Pods metric). ``target`` is the average per ready replica."""
+
+    type: Literal["utilization", "rps"]
+    target: float = Field(gt=0)
+
+    @model_validator(mode="after")
+    def _range(self) -> "ScalingMetric":
+        if self.type == "utilization" and self.target > 1:
+            raise ValueError("a utilization target is a share of capacity in (0, 1], e.g. 0.6")
+        return self
+
+
+class Forecast(_Spec):
+    """Predictive scaling: Holt-Winters (statsmodels) on entry-point demand in ``step`` buckets with
+    one ``season``, fitted on ``history`` of the workload before the run plus what the run observed,
+    refitted every ``refit``; replicas are made ready ``buffer`` ahead of the forecast demand."""
+
+    season: Duration = Field(86400.0, gt=0)
+    history: Duration = Field(3 * 86400.0, gt=0)
+    step: Duration = Field(300.0, gt=0)
+    refit: Duration = Field(3600.0, gt=0)
+    buffer: Duration = Field(300.0, ge=0)
+
+    @model_validator(mode="after")
+    def _seasons(self) -> "Forecast":
+        if self.history < 2 * self.season:
+            raise ValueError("history must cover at least two seasons (e.g. season: 24h, history: 3d)")
+        if self.season / self.step < 2 or abs(self.season / self.step - round(self.season / self.step)) > 1e-9:
+            raise ValueError("season must be a whole number (at least 2) of steps, e.g. season: 24h, step: 5m")
+        return self
+
+
+class Autoscaling(_Spec):
+    """Replica autoscaling of ``services`` (default: every service): ``none``, ``hpa`` (the
+    Kubernetes HorizontalPodAutoscaler's algorithm) or ``predictive`` (the HPA plus a forecast floor:
+    scale out ahead of demand, never in on the forecast alone). ``min``/``max`` are per service."""
+
+    kind: Literal["none", "hpa", "predictive"] = "hpa"
+    services: list[str] | None = None
+    min: int = Field(1, ge=1)
+    max: int = Field(100, ge=1)
+    target_utilization: float | None = Field(None, gt=0, le=1)
+    metrics: list[ScalingMetric] = Field(default_factory=list)
+    sync_period: Duration = Field(15.0, gt=0)
+    tolerance: float = Field(0.1, ge=0, lt=1)
+    startup: Duration = Field(30.0, ge=0, description="pod start-up time before a new replica serves")
+    behavior: Behavior = Behavior()
+    forecast: Forecast = Forecast()
+
+    @model_validator(mode="after")
+    def _metrics(self) -> "Autoscaling":
+        if self.min > self.max:
+            raise ValueError(f"min ({self.min}) is above max ({self.max})")
+        if self.kind != "none" and self.target_utilization is None and not self.metrics:
+            raise ValueError("give target_utilization (e.g. 0.6) or metrics (e.g. [{type: rps, target: 50}])")
+        return self
+
+    @property
+    def scaling_metrics(self) -> list[ScalingMetric]:
+        extra = [] if self.target_utilization is None else [
+            ScalingMetric(type="utilization", target=self.target_utilization)]
+        return extra + list(self.metrics)
+
+
 class Policies(_Spec):
     """Control-plane policies. Autoscaling, budget and remediation policies plug in here as
     they are built; an unknown key is an error rather than silently ignored."""
 
     alerting: Alerting = Alerting()
+    autoscaling: Autoscaling | None = None
 
 
 class FlowOptions(_Spec):

@@ -22,6 +22,7 @@ import simpy
 from scenarios.loader import bind
 from scenarios.schema import Fault, Scenario
 from sim.alerting import AlertEvaluator
+from sim.autoscaling import make_autoscaler
 from sim.compiled import Compiled, compile_topology
 from sim.faults import apply_faults
 from sim.flow import FlowEngine
@@ -94,12 +95,15 @@ class Simulation:
         self.breakers = Breakers(self.compiled)
         self.rate = RateFunction(scenario)
         self.weights = entry_weights(scenario, self.compiled)
-        self._entry_idx = np.flatnonzero(self.weights > 0)
+        self.entry_idx = np.flatnonzero(self.weights > 0)
         self.slo = SLOTracker(scenario.slos, self.compiled.index, self.ticks, self.tick)
         self.recorder = Recorder(self.compiled.names, self.ticks, self.tick, batch=scenario.flow.batch)
         self.engine_name = engine or scenario.engine
         self.engine = make_engine(self.engine_name, self)
         self.controllers: list[Controller] = [AlertEvaluator(scenario.policies.alerting)]
+        self.autoscaler = make_autoscaler(scenario.policies.autoscaling)
+        if self.autoscaler is not None:
+            self.controllers.append(self.autoscaler)
         self.active_faults: list[Fault] = []
         self.events: list[dict[str, Any]] = []
         self.alerts: list[dict[str, Any]] = []
@@ -143,8 +147,8 @@ class Simulation:
         rate = self.rate(t)                                            # [T]
         ext = np.zeros((n, self.compiled.n))
         mult = self.state.load_mult                                    # traffic-spike faults
-        lam = rate[:, None] * (self.weights * mult)[None, self._entry_idx] * self.tick
-        ext[:, self._entry_idx] = self.rng_arrivals.poisson(lam)
+        lam = rate[:, None] * (self.weights * mult)[None, self.entry_idx] * self.tick
+        ext[:, self.entry_idx] = self.rng_arrivals.poisson(lam)
         return ext, float(rate.mean()) * self.weights * mult
 
     def _advance(self, n: int) -> None:
@@ -244,10 +248,21 @@ class Simulation:
             "slos": self.slo.summary(self.duration),
             "services": services,
             "alerts": self.alerts, "incidents": self.incidents, "policy_actions": self.policy_actions,
+            "capacity": self.capacity(),
         }
         result["assertions"] = evaluate_assertions(self.scenario.assertions, result)
         result["passed"] = all(a["passed"] for a in result["assertions"])
         return result
+
+    def capacity(self) -> dict[str, Any]:
+        """Serving replica-hours and their cost over the run, and what the autoscaler did."""
+        rec = self.recorder
+        hours = rec.reps_sum * self.tick / 3600.0                        # [n] serving replica-hours
+        out: dict[str, Any] = {"replica_hours": float(hours.sum()),
+                               "cost": float(hours @ self.compiled.cost)}
+        if self.autoscaler is not None:
+            out["autoscaling"] = self.autoscaler.summary()
+        return out
 
     def details(self) -> dict[str, Any]:
         """What the run knows beyond the result contract: the timeline of faults and breaker

@@ -39,6 +39,8 @@ class RateFunction:
         if isinstance(p, Stages):
             ends = np.cumsum([s.duration for s in p.stages])
             rps = np.array([s.rps for s in p.stages])
+            if p.repeat:
+                t = np.mod(t, ends[-1])
             return rps[np.minimum(np.searchsorted(ends, t, side="right"), len(rps) - 1)]
         assert self._series is not None
         ts, rs = self._series

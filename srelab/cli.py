@@ -432,6 +432,49 @@ def _progress(total: float, quiet: bool):
     return (lambda now: bar.update(task, completed=now)), bar
 
 
+# -- capacity ------------------------------------------------------------------
+
+@cli.group(context_settings=CONTEXT)
+def capacity() -> None:
+    """Autoscaling and capacity planning."""
+
+
+@capacity.command("autoscalers")
+@click.argument("scenario")
+@click.option("--kinds", default="none,hpa,predictive", show_default=True,
+              help="Autoscalers to compare, comma-separated.")
+@click.option("--seed", type=int, help="Random seed (default: the scenario's).")
+@click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
+def capacity_autoscalers(scenario: str, kinds: str, seed: int | None, as_json: bool) -> None:
+    """Run SCENARIO under each autoscaler with the same load, faults and seed, and compare SLO
+    attainment, budget left, replica-hours and cost."""
+    from experiments.autoscalers import KINDS, compare_autoscalers
+    from scenarios import bind, load
+
+    chosen = tuple(k.strip() for k in kinds.split(",") if k.strip())
+    bad = [k for k in chosen if k not in KINDS]
+    if bad or not chosen:
+        raise InputError(f"--kinds takes {', '.join(KINDS)}; got {kinds!r}", field="--kinds")
+    sc = load(scenario)
+    rows = compare_autoscalers(sc, bind(sc), chosen, seed=seed)
+    if as_json:
+        print_json(rows)
+        return
+    table = Table(title=f"{sc.name}: autoscalers compared (seed {sc.seed if seed is None else seed})")
+    table.add_column("autoscaling")
+    slo_names = list(rows[0]["slos"]) if rows else []
+    for name in slo_names:
+        table.add_column(f"{name}\nattainment / budget left", justify="right")
+    for col in ("replica-hours", "cost", "peak replicas", "scale ups / downs", "verdict"):
+        table.add_column(col, justify="right")
+    for r in rows:
+        cells = [f"{r['slos'][n]['attainment']:.3%} / {r['slos'][n]['budget_remaining']:.0%}" for n in slo_names]
+        table.add_row(r["autoscaling"], *cells, f"{r['replica_hours']:,.0f}", f"{r['cost']:,.2f}",
+                      f"{r['peak_replicas']:.0f}", f"{r['scale_ups']} / {r['scale_downs']}",
+                      "[green]passed[/]" if r["passed"] else "[red]failed[/]")
+    out.print(table)
+
+
 # -- entry point ---------------------------------------------------------------
 
 def main(argv: list[str] | None = None) -> None:
