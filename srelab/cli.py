@@ -475,6 +475,74 @@ def capacity_autoscalers(scenario: str, kinds: str, seed: int | None, as_json: b
     out.print(table)
 
 
+@capacity.command("plan")
+@click.argument("scenario")
+@click.option("--history", type=click.Path(dir_okay=False, path_type=Path),
+              help="Hourly demand CSV: t (seconds) and a column per entry point, or rps. "
+                   "Default: synthetic, from the scenario's workload.")
+@click.option("--horizon", default="180d", show_default=True, help="How far ahead to plan, e.g. 90d.")
+@click.option("--growth", type=click.FloatRange(-0.5, 1.0), default=0.03, show_default=True,
+              help="Monthly growth of the synthetic history (ignored with --history).")
+@click.option("--target-utilization", type=click.FloatRange(0.05, 1.0), default=None,
+              help="Busy share per replica at the peak (default: the scenario's HPA target, else 0.6).")
+@click.option("--no-verify", is_flag=True, help="Skip the verification runs.")
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+def capacity_plan(scenario: str, history: Path | None, horizon: str, growth: float,
+                  target_utilization: float | None, no_verify: bool, as_json: bool) -> int:
+    """Forecast demand and plan replicas that hold every SLO at the forecast peak with one zone
+    lost; verify by simulating that peak with a zone outage. Exit 1 when the plan fails it."""
+    from experiments.capacity import plan_capacity
+    from scenarios import bind, load
+    from srelab.units import parse_duration
+
+    try:
+        days = parse_duration(horizon) / 86400.0
+    except ValueError as exc:
+        raise InputError(str(exc), field="--horizon") from None
+    if not 1 <= days <= 3 * 365:
+        raise InputError("--horizon must be between 1d and 1095d", field="--horizon")
+    sc = load(scenario)
+    plan = plan_capacity(sc, bind(sc), history=history, horizon_days=days, growth=growth,
+                         target_utilization=target_utilization, verify=not no_verify)
+    data = plan.to_dict()
+    if as_json:
+        print_json(data)
+    else:
+        _print_plan(sc.name, data)
+    return 0 if no_verify or data["verification"]["planned"]["passed"] else 1
+
+
+def _print_plan(name: str, d: dict[str, Any]) -> None:
+    fc = Table(title=f"{name}: demand forecast, {d['horizon_days']:g} days ahead")
+    for col in ("entry point", "last week's peak rps", "forecast peak rps", "MASE (held-out 2 weeks)", "sMAPE"):
+        fc.add_column(col, justify="left" if col == "entry point" else "right")
+    for e, f in d["entrypoints"].items():
+        fc.add_row(e, f"{f['last_week_peak_rps']:,.0f}", f"{f['peak_rps']:,.0f}", f"{f['mase']:.2f}",
+                   f"{f['smape']:.1f}%")
+    out.print(fc)
+    t = Table(title=f"replicas for the forecast peak with one zone lost (target {d['target_utilization']:.0%} busy)")
+    for col in ("service", "current", "planned", "peak rps", "util at peak", "util, zone lost",
+                "P(wait), zone lost", "cost / month", "over-provisioning"):
+        t.add_column(col, justify="left" if col == "service" else "right")
+    for n, s in d["services"].items():
+        style = "bold" if s["planned"] > s["current"] else ""
+        t.add_row(n, str(s["current"]), f"[{style}]{s['planned']}[/]" if style else str(s["planned"]),
+                  f"{s['peak_rps']:,.0f}", f"{s['utilization_at_peak']:.0%}", f"{s['utilization_zone_lost']:.0%}",
+                  f"{s['p_wait_zone_lost']:.1%}", f"{s['cost_per_month']:,.0f}", f"{s['over_provisioning']:.0%}")
+    tot = d["totals"]
+    t.add_row("[bold]total[/]", str(tot["current_replicas"]), str(tot["planned_replicas"]), "", "", "", "",
+              f"{tot['planned_cost_per_month']:,.0f} (now {tot['current_cost_per_month']:,.0f})", "")
+    out.print(t)
+    for which in ("current", "planned"):
+        v = d["verification"].get(which)
+        if not v:
+            continue
+        slos = ", ".join(f"{s['name']} {s['attainment']:.3%} (target {s['target']:.1%})" for s in v["slos"])
+        verdict = "[green]holds[/]" if v["passed"] else "[red]fails[/]"
+        out.print(f"{which} sizing at {v['peak_rps']:,.0f} rps with {v['zone_lost'] or 'no zone'} lost: "
+                  f"{verdict}: {slos}")
+
+
 # -- entry point ---------------------------------------------------------------
 
 def main(argv: list[str] | None = None) -> None:
