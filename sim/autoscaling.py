@@ -17,7 +17,7 @@ vectorised over the scaled services:
    largest change, Min the smallest, Disabled none; then ``min``/``max``.
 
 :class:`Autoscaler` runs it as a control-plane process every ``sync_period``: metrics are
-averaged over the last sync period from the data plane's windows, new replicas go to the
+averaged over the data plane's windows reported since the last sync, new replicas go to the
 up zones with the fewest replicas and serve after ``startup``, removals take starting
 replicas first, then from the zones with the most.
 """
@@ -52,7 +52,10 @@ class HPAlgorithm:
     def __init__(self, spec: Autoscaling, services: int) -> None:
         self.spec = spec
         self.S = services
-        self._recommendations: deque[tuple[float, np.ndarray]] = deque()
+        # recommendations within the longer stabilisation window: a ring of rows [slot, service]
+        self._rec = np.zeros((0, services))
+        self._rec_at = np.zeros(0)
+        self._rec_count = 0
         self._ups: deque[_Event] = deque()
         self._downs: deque[_Event] = deque()
         b = spec.behavior
@@ -89,17 +92,14 @@ class HPAlgorithm:
         spec, b = self.spec, self.spec.behavior
         up_cut = now - (b.scale_up.stabilization_window or 0.0)
         down_cut = now - (b.scale_down.stabilization_window or 0.0)
-        if not self._recommendations:  # a new HPA does not scale in before its window has passed
-            self._recommendations.append((now, current.copy()))
-        up_rec, down_rec = desired.copy(), desired.copy()
-        for at, rec in self._recommendations:
-            if at > up_cut + _EPS:
-                np.minimum(up_rec, rec, out=up_rec)
-            if at > down_cut + _EPS:
-                np.maximum(down_rec, rec, out=down_rec)
-        self._recommendations.append((now, desired.copy()))
-        while self._recommendations and self._recommendations[0][0] <= now - self._keep - _EPS:
-            self._recommendations.popleft()
+        if self._rec_count == 0:  # a new HPA does not scale in before its window has passed
+            self._remember(now, current)
+        live = self._rec_at[: self._rec_count]
+        up_rows = self._rec[: self._rec_count][live > up_cut + _EPS]
+        down_rows = self._rec[: self._rec_count][live > down_cut + _EPS]
+        up_rec = np.minimum(desired, up_rows.min(0)) if len(up_rows) else desired
+        down_rec = np.maximum(desired, down_rows.max(0)) if len(down_rows) else desired
+        self._remember(now, desired)
         stable = np.minimum(np.maximum(current, up_rec), down_rec)
 
         up_limit = np.maximum(self._limit(now, b.scale_up, current, +1), current)
@@ -112,6 +112,21 @@ class HPAlgorithm:
         if floor is not None:
             out = np.maximum(out, lo)
         return out
+
+    def _remember(self, now: float, recommendation: np.ndarray) -> None:
+        keep = self._rec_at[: self._rec_count] > now - self._keep - _EPS
+        if not keep.all():  # drop recommendations older than both windows
+            n = int(keep.sum())
+            self._rec[:n] = self._rec[: self._rec_count][keep]
+            self._rec_at[:n] = self._rec_at[: self._rec_count][keep]
+            self._rec_count = n
+        if self._rec_count == len(self._rec_at):
+            grow = max(8, self._rec_count)
+            self._rec = np.vstack([self._rec, np.zeros((grow, self.S))])
+            self._rec_at = np.concatenate([self._rec_at, np.full(grow, -np.inf)])
+        self._rec[self._rec_count] = recommendation
+        self._rec_at[self._rec_count] = now
+        self._rec_count += 1
 
     def record(self, now: float, before: np.ndarray, after: np.ndarray) -> None:
         """Remember a scale event for the rate limits."""
@@ -166,6 +181,7 @@ class Autoscaler:
         self._arrivals = np.zeros(0)
         self._ticks = 0
         self.algorithm: HPAlgorithm | None = None
+        self._counted: tuple[int, np.ndarray, np.ndarray] = (-1, np.zeros(0), np.zeros(0))
 
     def start(self, sim) -> None:
         spec, c = self.spec, sim.compiled
@@ -189,11 +205,16 @@ class Autoscaler:
         self._usage += tot.utilization_sum[self.idx]
         self._arrivals += tot.arrivals[self.idx]
         self._ticks += w.ticks
+        self._observe(sim, tick_index, w.ticks, tot.arrivals)
+
+    def _observe(self, sim, tick_index: int, ticks: int, arrivals: np.ndarray) -> None:
+        """A window's arrivals per service, for autoscalers that keep history."""
 
     def _loop(self, sim):
+        # metrics are what the data plane has reported so far (up to one batch old, as a
+        # metrics scrape would be): no sync here, so syncs do not split the engine's batches
         while True:
             yield sim.env.timeout(self.spec.sync_period)
-            sim.sync()
             self.sync(sim)
 
     # -- one sync -----------------------------------------------------------------------
@@ -202,9 +223,12 @@ class Autoscaler:
         if self._ticks == 0:
             return
         st, idx, now = sim.state, self.idx, float(sim.env.now)
-        ready = st.up_replicas()[idx].sum(1).astype(float)
+        if self._counted[0] != st.version:  # replica counts change only with the state
+            self._counted = (st.version, st.up_replicas()[idx].sum(1).astype(float),
+                             st.replicas[idx].sum(1).astype(float))
+        _, ready, deployed = self._counted
         unready = self.pending.sum(1)
-        current = st.replicas[idx].sum(1) + unready
+        current = deployed + unready
         missing = np.maximum(current - ready - unready, 0)
         seconds = self._ticks * sim.tick
         usage = {"utilization": self._usage / self._ticks,
@@ -323,17 +347,13 @@ class PredictiveAutoscaler(Autoscaler):
         self._entry_idx = np.asarray(sim.entry_idx)
         self.fits = 0
 
-    def window(self, sim, tick_index: int, w: Window) -> None:
-        if self.algorithm is None:
-            return
-        super().window(sim, tick_index, w)
-        tot = w.totals()
-        entry = float(tot.arrivals[self._entry_idx].sum())
+    def _observe(self, sim, tick_index: int, ticks: int, arrivals: np.ndarray) -> None:
+        entry = float(arrivals[self._entry_idx].sum())
         self._entry_total += entry
-        self._service_total += tot.arrivals[self.idx]
+        self._service_total += arrivals[self.idx]
         # spread the window's entry arrivals over the buckets it covers
-        t = tick_index * sim.tick + (np.arange(w.ticks) + 0.5) * sim.tick
-        np.add.at(self._observed, (t // self._step).astype(np.int64), entry / w.ticks)
+        t = tick_index * sim.tick + (np.arange(ticks) + 0.5) * sim.tick
+        np.add.at(self._observed, (t // self._step).astype(np.int64), entry / ticks)
 
     def _refit(self, now: float) -> None:
         from statsmodels.tsa.holtwinters import ExponentialSmoothing
