@@ -12,7 +12,7 @@ becomes an inline SLO, one per objective:
   ``indicatorRef`` names a ``kind: SLI`` document in the same file;
 - ``objectives[].target`` / ``targetPercent`` -> ``target``;
 - ``timeWindow`` (``duration``, ``isRolling``, ``calendar``) -> a rolling ``window`` or a
-  ``calendar`` period (``elapsed:`` next to ``openslo:`` places the run in it);
+  ``calendar`` period (``elapsed:`` next to ``openslo:`` places the run in the calendar periods);
 - ``budgetingMethod`` ``Occurrences`` / ``Timeslices`` (``timeSliceTarget``,
   ``timeSliceWindow``) -> ``budgeting``.
 
@@ -108,6 +108,9 @@ def to_slos(docs: list[Any], source: str | Path = "<openslo>",
     if not out:
         raise ScenarioError("no `kind: SLO` document in the file; srelab reads OpenSLO v1 SLO documents",
                             source=source)
+    if "elapsed" in overrides and not any("calendar" in s for s in out):
+        raise ScenarioError("elapsed: places the run in a calendar window, and these SLOs have rolling windows",
+                            source=source, field="spec.timeWindow")
     return out
 
 
@@ -197,8 +200,6 @@ def _indicator(spec: dict[str, Any], slis: dict[str, Any], fail) -> str:
 def _window(spec: dict[str, Any], overrides: dict[str, Any], fail) -> dict[str, Any]:
     windows = spec.get("timeWindow")
     if windows is None:
-        if "elapsed" in overrides:
-            raise fail("spec.timeWindow", "elapsed: places the run in a calendar window; this SLO has none")
         return {}  # srelab's default rolling 30 days
     if not isinstance(windows, list) or len(windows) != 1 or not isinstance(windows[0], dict):
         raise fail("spec.timeWindow", "timeWindow is a list with exactly one item (duration, isRolling)")
@@ -209,8 +210,6 @@ def _window(spec: dict[str, Any], overrides: dict[str, Any], fail) -> dict[str, 
         raise fail("spec.timeWindow[0].duration", str(exc)) from None
     rolling = tw.get("isRolling", "calendar" not in tw)
     if rolling:
-        if "elapsed" in overrides:
-            raise fail("spec.timeWindow", "elapsed: places the run in a calendar window; this one is rolling")
         return {"window": duration}
     return {"calendar": {"period": duration, "elapsed": overrides.get("elapsed", 0.0)}}
 

@@ -49,7 +49,8 @@ def srelab():
 
 RESULT_KEYS = {"schema", "scenario", "engine", "seed", "replications", "sim_seconds", "wall_seconds", "slos",
                "services", "alerts", "incidents", "policy_actions", "assertions", "passed"}
-SLO_KEYS = {"name", "service", "kind", "target", "attainment", "budget_remaining", "max_burn_rate"}
+SLO_KEYS = {"name", "service", "kind", "target", "attainment", "budget_remaining", "max_burn_rate", "burn_rate",
+            "time_to_exhaustion"}
 SERVICE_KEYS = {"requests", "errors", "availability", "latency_ms", "replicas", "utilization"}
 ALERT_KEYS = {"rule", "slo", "severity", "fired_at", "resolved_at"}
 INCIDENT_KEYS = {"id", "cause", "started_at", "detected_at", "mitigated_at", "resolved_at", "auto_remediated"}
@@ -87,6 +88,8 @@ def check_result_contract(r: dict, exact: bool = False) -> None:
             assert 0.0 <= s[k] <= 1.0, (s["name"], k, s[k])
         assert s["budget_remaining"] <= 1.0 and math.isfinite(s["budget_remaining"])
         assert s["max_burn_rate"] >= 0.0
+        assert s["burn_rate"] >= 0.0
+        assert s["time_to_exhaustion"] is None or s["time_to_exhaustion"] >= 0.0
     assert r["services"], "no services in the result"
     for name, v in r["services"].items():
         assert set(v) >= SERVICE_KEYS, (name, sorted(v))
