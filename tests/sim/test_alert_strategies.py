@@ -172,3 +172,15 @@ def test_alerts_compare_on_the_builtin_scenario(srelab):
     assert rows["page-slow"]["recall"] == 1.0 and rows["ticket"]["recall"] == 1.0
     table = srelab("alerts", "compare", "alerting-strategies", "--duration", "2h")
     assert table.code == 0 and "threshold-10m" in table.stdout and "precision" in table.stdout
+
+
+def test_bad_slo_and_rule_specs_exit_2_naming_the_field(tmp_path, srelab):
+    path = tmp_path / "bad.yaml"
+    path.write_text("name: bad\ntopology: online-boutique\n"
+                    "slos:\n  - {name: a, service: frontend, target: 99.9, budgeting: timeslices}\n"
+                    "policies:\n  alerting:\n    rules:\n      - {name: r, kind: threshold, window: 10m, burn_rate: 3}\n")
+    for args in (("run", path), ("alerts", "compare", path)):
+        r = srelab(*args)
+        assert r.code == 2 and "Traceback" not in r.stderr
+        assert "slos[0]" in r.err_text and "timeslice_window" in r.err_text
+        assert "policies.alerting.rules[0]" in r.err_text and "takes error_ratio" in r.err_text

@@ -3,7 +3,6 @@ windows, a budget partly spent before the run, burn rate and time to exhaustion.
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from scenarios.schema import SLO
