@@ -36,8 +36,8 @@ SIGNIFICANCE = 0.02
 MERGE_GAP = 300.0
 
 
-def budget_events(sim, i: int, significance: float = SIGNIFICANCE, merge_gap: float = MERGE_GAP,
-                  bucket: float | None = None) -> list[dict[str, Any]]:
+def budget_events(sim, i: int, significance: float = SIGNIFICANCE,
+                  merge_gap: float = MERGE_GAP) -> list[dict[str, Any]]:
     """Budget-consuming events of SLO ``i`` in a finished run, each with its share of the window's budget."""
     tracker, tick = sim.slo, sim.tick
     slo = sim.scenario.slos[i]
@@ -46,7 +46,7 @@ def budget_events(sim, i: int, significance: float = SIGNIFICANCE, merge_gap: fl
     ticks = bad.size
     if ticks == 0 or valid.sum() <= 0:
         return []
-    n = max(1, int(round((bucket or sim.scenario.policies.alerting.evaluation_interval) / tick)))
+    n = max(1, int(round(sim.scenario.policies.alerting.evaluation_interval / tick)))
     pad = (-ticks) % n
     b = np.concatenate([bad, np.zeros(pad)]).reshape(-1, n).sum(axis=1)
     v = np.concatenate([valid, np.zeros(pad)]).reshape(-1, n).sum(axis=1)
