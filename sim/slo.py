@@ -92,8 +92,7 @@ class SLOTracker:
         good = self.good[i, first * n:last * n].reshape(-1, n).sum(axis=1)
         valid = self.valid[i, first * n:last * n].reshape(-1, n).sum(axis=1)
         target = (self.slos[i].timeslice_target or 100.0) / 100.0
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ok = (valid <= 0) | (good >= target * valid - 1e-9 * valid)
+        ok = (valid <= 0) | (good >= target * valid - 1e-9 * valid)
         return (~ok).astype(float)
 
     def unit_series(self, i: int, end: int | None = None) -> tuple[np.ndarray, np.ndarray]:

@@ -148,6 +148,7 @@ def test_precision_and_recall_of_each_rule(known):
 
 def test_significance_threshold_changes_the_answer(known):
     sim = _run("3h", [_outage("30m", "3m", 0.02), _outage("60m", "3m", 0.02), _outage("100m", "10m")], KNOWN_RULES)
+    assert compare(sim) == known, "the same scenario and seed give the same comparison"
     everything = compare(sim, significance=0.001)
     rows = {r["rule"]: r for r in everything["rules"]}
     assert rows["t10"]["precision"] == 1.0 and rows["t10"]["recall"] == 1.0
