@@ -8,6 +8,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from scenarios.openslo import expand as expand_openslo
 from scenarios.schema import Scenario
 from srelab.errors import ScenarioError, TopologyError, from_validation_error
 from srelab.yamlio import load_document
@@ -37,6 +38,7 @@ def load(source: str | Path) -> Scenario:
     data, lines = load_document(path, kind=ScenarioError)
     if not isinstance(data, dict):
         raise ScenarioError("expected a mapping with name, topology, workload, ...", source=path)
+    data = expand_openslo(data, path.resolve().parent, source=path)
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:

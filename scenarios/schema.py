@@ -14,7 +14,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr,
 from srelab.units import parse_duration
 
 __all__ = [
-    "Duration", "RatePattern", "Workload", "SLO", "Fault", "FAULT_KINDS", "Assertion", "Policies",
+    "Duration", "RatePattern", "Workload", "Calendar", "SLO", "Fault", "FAULT_KINDS", "Assertion", "Policies",
     "Autoscaling", "Behavior", "ScalingRules", "ScalingPolicy", "ScalingMetric", "Forecast",
     "Scenario", "ENGINES",
 ]
@@ -99,6 +99,34 @@ class Workload(_Spec):
         return self
 
 
+_PERIODS = {"week": 7 * 86400.0, "month": 30 * 86400.0, "quarter": 90 * 86400.0, "year": 365 * 86400.0}
+
+
+def _period(value: object) -> float:
+    if isinstance(value, str) and value.strip() in _PERIODS:
+        return _PERIODS[value.strip()]
+    try:
+        return parse_duration(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a calendar period; write week, month (30d), quarter (90d), "
+                         f"year (365d) or a duration such as 31d") from None
+
+
+class Calendar(_Spec):
+    """A calendar-aligned SLO window: the budget belongs to the current period (a week, a month, ...),
+    the run starts ``elapsed`` into it, and a new period starts with a whole budget."""
+    period: Annotated[float, BeforeValidator(_period)]
+    elapsed: Duration = 0.0
+
+    @model_validator(mode="after")
+    def _inside(self) -> "Calendar":
+        if self.period <= 0:
+            raise ValueError("a calendar period must be longer than zero, e.g. period: month")
+        if self.elapsed >= self.period:
+            raise ValueError("elapsed is the run's start within the period: it must be shorter than the period")
+        return self
+
+
 class SLO(_Spec):
     name: str
     service: str
@@ -106,6 +134,25 @@ class SLO(_Spec):
     target: float = Field(gt=0, lt=100, description="percent, e.g. 99.9")
     threshold: Duration | None = None
     window: Duration = 30 * 86400.0
+    calendar: Calendar | None = None
+    budgeting: Literal["occurrences", "timeslices"] = "occurrences"
+    timeslice_window: Duration | None = None
+    timeslice_target: float | None = Field(None, gt=0, le=100, description="percent of good events in a good slice")
+    initial_budget_remaining: float = Field(100.0, le=100, description="percent of the window's budget left "
+                                                                         "when the run starts")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _calendar_window(cls, data: Any) -> Any:
+        # a calendar SLO's window is its period
+        if isinstance(data, dict) and isinstance(data.get("calendar"), dict) and "window" not in data:
+            period = data["calendar"].get("period")
+            if period is not None:
+                try:
+                    data = {**data, "window": _period(period)}
+                except ValueError:
+                    pass  # reported at calendar.period
+        return data
 
     @model_validator(mode="after")
     def _threshold(self) -> "SLO":
@@ -113,6 +160,18 @@ class SLO(_Spec):
             raise ValueError("a latency SLO needs a threshold, e.g. threshold: 300ms")
         if self.kind == "availability" and self.threshold is not None:
             raise ValueError("an availability SLO takes no threshold; use kind: latency")
+        if self.window <= 0:
+            raise ValueError("an SLO window must be longer than zero, e.g. window: 30d")
+        if self.calendar is not None and abs(self.window - self.calendar.period) > 1e-6:
+            raise ValueError("a calendar SLO's window is its period: drop window or make it equal calendar.period")
+        slices = (self.timeslice_window, self.timeslice_target)
+        if self.budgeting == "timeslices" and None in slices:
+            raise ValueError("timeslices budgeting needs timeslice_window (e.g. 1m) and timeslice_target "
+                             "(percent of good events that makes a slice good, e.g. 95)")
+        if self.budgeting == "occurrences" and slices != (None, None):
+            raise ValueError("timeslice_window and timeslice_target go with budgeting: timeslices")
+        if self.timeslice_window is not None and not 0 < self.timeslice_window <= self.window:
+            raise ValueError("timeslice_window must be above zero and within the SLO window")
         return self
 
 
@@ -213,29 +272,70 @@ class Assertion(_Spec):
 
 
 class BurnRateRule(_Spec):
-    """Fire when the burn rate over both windows is at least ``burn_rate``. Without
-    ``burn_rate``, it is derived from ``budget_share`` as in the SRE Workbook:
-    budget share x SLO window / long window (2 % in 1 h of 30 d gives 14.4)."""
+    """An alerting rule on an SLO, one of the strategies of the SRE Workbook's "Alerting on SLOs":
+
+    - ``multiwindow`` (default): the burn rate over both ``long_window`` and ``short_window``
+      is at least ``burn_rate``; without ``burn_rate`` it derives from ``budget_share`` as in
+      the Workbook: budget share x SLO window / long window (2 % in 1 h of 30 d gives 14.4);
+    - ``single-window``: the burn rate over ``window`` alone (``burn_rate`` or ``budget_share``);
+    - ``threshold``: the error ratio over ``window`` is at least ``error_ratio`` (default:
+      the SLO's allowed ratio, 1 - target).
+
+    ``for``: the condition must hold that long before the alert fires (Prometheus' pending state).
+    """
 
     name: str
+    kind: Literal["multiwindow", "single-window", "threshold"] = "multiwindow"
     severity: Literal["page", "ticket"] = "page"
-    long_window: Duration
-    short_window: Duration
+    long_window: Duration | None = None
+    short_window: Duration | None = None
+    window: Duration | None = None
     budget_share: float | None = Field(None, gt=0, le=1)
     burn_rate: float | None = Field(None, gt=0)
+    error_ratio: float | None = Field(None, gt=0, le=1)
+    for_: Duration = Field(0.0, alias="for")
 
     @model_validator(mode="after")
     def _factor(self) -> "BurnRateRule":
-        if (self.budget_share is None) == (self.burn_rate is None):
-            raise ValueError("give budget_share (e.g. 0.02) or burn_rate (e.g. 14.4), not both")
-        if self.short_window > self.long_window:
-            raise ValueError("the short window must not be longer than the long window")
+        if self.kind == "multiwindow":
+            if self.long_window is None or self.short_window is None or self.window is not None:
+                raise ValueError("a multiwindow rule needs long_window and short_window (e.g. 1h and 5m); "
+                                 "for one window use kind: single-window with window")
+            if self.short_window > self.long_window:
+                raise ValueError("the short window must not be longer than the long window")
+        elif self.window is None or self.long_window is not None or self.short_window is not None:
+            raise ValueError(f"a {self.kind} rule takes one window (e.g. window: 1h), "
+                             "not long_window/short_window")
+        if self.kind == "threshold":
+            if self.budget_share is not None or self.burn_rate is not None:
+                raise ValueError("a threshold rule takes error_ratio (e.g. 0.001), not burn_rate or budget_share")
+        else:
+            if self.error_ratio is not None:
+                raise ValueError("error_ratio goes with kind: threshold; burn-rate rules take burn_rate")
+            if (self.budget_share is None) == (self.burn_rate is None):
+                raise ValueError("give budget_share (e.g. 0.02) or burn_rate (e.g. 14.4), not both")
+        if self.windows[0] <= 0:
+            raise ValueError("alert windows must be longer than zero")
         return self
 
-    def factor(self, slo_window: float) -> float:
+    @property
+    def windows(self) -> tuple[float, ...]:
+        """The windows whose burn rate must all reach the threshold, longest first."""
+        if self.kind == "multiwindow":
+            return (float(self.long_window or 0.0), float(self.short_window or 0.0))
+        return (float(self.window or 0.0),)
+
+    def factor(self, slo_window: float, target: float | None = None) -> float:
+        """The burn rate that fires the rule for an SLO with this window (seconds) and target
+        (a fraction; threshold rules only)."""
+        if self.kind == "threshold":
+            if target is None:
+                raise ValueError("a threshold rule's burn rate depends on the SLO target")
+            allowed = 1 - target
+            return (self.error_ratio or allowed) / allowed
         if self.burn_rate is not None:
             return self.burn_rate
-        return (self.budget_share or 0.0) * slo_window / self.long_window
+        return (self.budget_share or 0.0) * slo_window / self.windows[0]
 
 
 WORKBOOK_RULES = (

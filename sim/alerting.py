@@ -1,10 +1,15 @@
-"""Multiwindow, multi-burn-rate SLO alerts (SRE Workbook, "Alerting on SLOs").
+"""SLO alerts: the strategies of the SRE Workbook's "Alerting on SLOs".
 
-A rule fires for an SLO when the burn rate (error ratio / (1 - target)) over
-both its long and its short window is at least its factor, and resolves when
-that no longer holds. It is evaluated every ``evaluation_interval`` of simulated
-time, so detection is quantised to that interval, as in Prometheus. Windows
-reaching back before the run count only the run's own requests.
+A rule fires for an SLO when the burn rate (error ratio / (1 - target)) over each
+of its windows is at least its factor: both the long and the short window for a
+``multiwindow`` rule, one window for ``single-window``; a ``threshold`` rule compares
+the error ratio over its window with a fixed ratio (the same test, as a burn rate of
+error_ratio / (1 - target)). With ``for``, the condition must hold that long (at every
+evaluation) before the alert fires, as Prometheus' pending state; an alert resolves at
+the first evaluation where the condition no longer holds. Rules are evaluated every
+``evaluation_interval`` of simulated time, so detection is quantised to that interval.
+Windows reaching back before the run count only the run's own requests. Timeslice
+SLOs burn in slices (see :mod:`sim.slo`).
 """
 
 from __future__ import annotations
@@ -37,37 +42,36 @@ class AlertEvaluator:
 
     def burn_rates(self, sim, i: int, seconds: float) -> float:
         """Burn rate of SLO ``i`` over the last ``seconds`` of simulated time."""
-        tracker = sim.slo
         end = sim.now_tick()
-        start = max(0, end - int(round(seconds / sim.tick)))
-        valid = float(tracker.valid[i, start:end].sum())
-        if valid <= 0:
-            return 0.0
-        bad = valid - float(tracker.good[i, start:end].sum())
-        target = sim.scenario.slos[i].target / 100.0
-        return bad / valid / (1.0 - target)
+        return sim.slo.burn_rate(i, end - int(round(seconds / sim.tick)), end)
 
     def _loop(self, sim):
         step = self.config.evaluation_interval
+        pending: dict[tuple[int, str], float] = {}  # condition true since (before a `for` has passed)
         while True:
             yield sim.env.timeout(step)
             sim.sync()
             now = float(sim.env.now)
             for i, slo in enumerate(sim.scenario.slos):
                 for rule in self.config.rules:
-                    factor = rule.factor(slo.window) * self.factor_scale
-                    hot = (self.burn_rates(sim, i, rule.long_window) >= factor
-                           and self.burn_rates(sim, i, rule.short_window) >= factor)
+                    factor = rule.factor(slo.window, slo.target / 100.0) * self.factor_scale
+                    hot = all(self.burn_rates(sim, i, w) >= factor for w in rule.windows)
                     key = (i, rule.name)
                     if hot and key not in self.firing:
+                        since = pending.setdefault(key, now)
+                        if now - since < rule.for_ - 1e-9:
+                            continue
+                        pending.pop(key)
                         alert = {"rule": rule.name, "slo": slo.name, "severity": rule.severity,
                                  "fired_at": now, "resolved_at": None}
                         self.firing[key] = alert
                         sim.alerts.append(alert)
                         sim.log("alert-fired", target=f"{slo.name} {rule.name}")
-                    elif not hot and key in self.firing:
-                        self.firing.pop(key)["resolved_at"] = now
-                        sim.log("alert-resolved", target=f"{slo.name} {rule.name}")
+                    elif not hot:
+                        pending.pop(key, None)
+                        if key in self.firing:
+                            self.firing.pop(key)["resolved_at"] = now
+                            sim.log("alert-resolved", target=f"{slo.name} {rule.name}")
 
 
 def burn_rate_threshold_time(window: float, factor: float, target: float, error_ratio: float) -> float:

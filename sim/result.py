@@ -64,6 +64,8 @@ def _combine(items: list[Any], path: str, intervals: dict[str, Any]) -> Any:
     if isinstance(first, bool) or first is None or isinstance(first, str):
         return first
     if isinstance(first, (int, float)):
+        if any(x is None for x in items):  # e.g. a time to exhaustion that is "never" in some runs
+            return None
         mean, ci = _mean_ci([float(x) for x in items])
         intervals[path] = ci
         return mean

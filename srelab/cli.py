@@ -543,6 +543,67 @@ def _print_plan(name: str, d: dict[str, Any]) -> None:
                   f"{verdict}: {slos}")
 
 
+# -- alerts ----------------------------------------------------------------------
+
+@cli.group(context_settings=CONTEXT)
+def alerts() -> None:
+    """SLO alerting: compare the strategies of a scenario's rules."""
+
+
+@alerts.command("compare")
+@click.argument("scenario")
+@click.option("--engine", type=click.Choice(["flow", "request"]), help="Data plane (default: the scenario's).")
+@click.option("--seed", type=int, help="Random seed (default: the scenario's).")
+@click.option("--duration", help="Override the simulated duration, e.g. 6h.")
+@click.option("--significance", type=click.FloatRange(0, 100, min_open=True), default=2.0, show_default=True,
+              help="Percent of the window's budget an event must spend to be significant.")
+@click.option("--merge-gap", default="5m", show_default=True,
+              help="Bad stretches closer than this are one event.")
+@click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
+def alerts_compare(scenario: str, engine: str | None, seed: int | None, duration: str | None,
+                   significance: float, merge_gap: str, as_json: bool) -> None:
+    """Run SCENARIO once and score each alerting rule against the simulated SLIs.
+
+    Precision, recall, detection time and reset time per SLO and rule, as the SRE Workbook
+    compares alerting strategies. An event is a stretch whose burn rate is above 1; it is
+    significant when it spends at least --significance percent of the window's budget.
+    """
+    from pydantic import ValidationError
+
+    from scenarios import bind, load
+    from sim import Simulation
+    from sim.alertcompare import compare
+    from srelab.alertview import print_comparison
+    from srelab.errors import ScenarioError, from_validation_error
+    from srelab.units import parse_duration
+
+    try:
+        gap = parse_duration(merge_gap)
+    except ValueError as exc:
+        raise InputError(str(exc), field="--merge-gap") from None
+    sc = load(scenario)
+    if duration is not None or engine is not None or seed is not None:
+        try:
+            sc = sc.with_overrides(duration=duration, engine=engine, seed=seed)
+        except ValidationError as exc:
+            raise from_validation_error(exc, source="--duration/--engine/--seed", kind=ScenarioError) from None
+    if not sc.slos:
+        raise InputError("the scenario has no SLOs, so there is nothing to alert on", source=sc.source,
+                         field="slos")
+    progress_cb, bar = _progress(sc.duration, as_json)
+    try:
+        sim = Simulation(sc, topology=bind(sc), progress=progress_cb)
+        sim.run()
+    finally:
+        if bar is not None:
+            bar.stop()
+    result = compare(sim, significance=significance / 100.0, merge_gap=gap)
+    if as_json:
+        print_json(result)
+    else:
+        print_comparison(result)
+
+
 # -- entry point ---------------------------------------------------------------
 
 def main(argv: list[str] | None = None) -> None:

@@ -22,14 +22,16 @@ def print_summary(r: dict[str, Any], details: dict[str, Any] | None = None, wors
               f"in {r['wall_seconds']:.2f} s wall (seed {r['seed']}{reps})")
     if r["slos"]:
         t = Table(title="SLOs")
-        for col in ("SLO", "service", "kind", "target", "attainment", "budget left", "max burn (5m)"):
+        for col in ("SLO", "service", "kind", "target", "attainment", "budget left", "max burn (5m)",
+                    "burn (1h)", "exhausted in"):
             t.add_column(col, justify="left" if col in ("SLO", "service", "kind") else "right")
         for s in r["slos"]:
             ok = s["attainment"] >= s["target"]
             style = "green" if ok else "red"
             t.add_row(s["name"], s["service"], s["kind"], _pct(s["target"], 2),
                       f"[{style}]{_pct(s['attainment'])}[/]", _pct(s["budget_remaining"], 1),
-                      f"{s['max_burn_rate']:.1f}x")
+                      f"{s['max_burn_rate']:.1f}x", f"{s.get('burn_rate', 0.0):.1f}x",
+                      _exhaustion(s.get("time_to_exhaustion")))
         out.print(t)
     svcs = sorted(r["services"].items(), key=lambda kv: (-kv[1]["errors"], kv[0]))[:worst]
     svcs = [kv for kv in svcs if kv[1]["errors"] > 0.5]
@@ -60,6 +62,16 @@ def print_summary(r: dict[str, Any], details: dict[str, Any] | None = None, wors
             out.print(f"{mark} {a['name']}: {a['detail']}")
     verdict = "[bold green]PASSED[/]" if r["passed"] else "[bold red]FAILED[/]"
     out.print(f"verdict: {verdict}")
+
+
+def _exhaustion(seconds: float | None) -> str:
+    """Time to exhaustion at the current burn rate, in the largest unit that reads well."""
+    if seconds is None:
+        return "never"
+    for unit, scale in (("d", 86400.0), ("h", 3600.0), ("m", 60.0)):
+        if seconds >= scale:
+            return f"{seconds / scale:.1f}{unit}"
+    return f"{seconds:.0f}s"
 
 
 def _timeline(events: list[dict[str, Any]]) -> list[tuple[float, str, str]]:

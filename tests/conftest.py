@@ -49,7 +49,10 @@ def srelab():
 
 RESULT_KEYS = {"schema", "scenario", "engine", "seed", "replications", "sim_seconds", "wall_seconds", "slos",
                "services", "alerts", "incidents", "policy_actions", "assertions", "passed"}
-SLO_KEYS = {"name", "service", "kind", "target", "attainment", "budget_remaining", "max_burn_rate"}
+SLO_KEYS = {"name", "service", "kind", "target", "attainment", "budget_remaining", "max_burn_rate", "burn_rate",
+            "time_to_exhaustion"}
+# additive keys documented in the README, beyond DESIGN.md's contract
+ADDITIVE_KEYS = {"capacity"}
 SERVICE_KEYS = {"requests", "errors", "availability", "latency_ms", "replicas", "utilization"}
 ALERT_KEYS = {"rule", "slo", "severity", "fired_at", "resolved_at"}
 INCIDENT_KEYS = {"id", "cause", "started_at", "detected_at", "mitigated_at", "resolved_at", "auto_remediated"}
@@ -65,7 +68,7 @@ def check_result_contract(r: dict, exact: bool = False) -> None:
     import math
 
     json.dumps(r, allow_nan=False)  # plain JSON, no NaN/inf
-    allowed = RESULT_KEYS | ({"intervals"} if r.get("replications", 1) > 1 else set())
+    allowed = RESULT_KEYS | ADDITIVE_KEYS | ({"intervals"} if r.get("replications", 1) > 1 else set())
     missing = RESULT_KEYS - set(r)
     assert not missing, f"result lacks {sorted(missing)}"
     if exact:
@@ -78,6 +81,8 @@ def check_result_contract(r: dict, exact: bool = False) -> None:
     assert isinstance(r["sim_seconds"], float) and r["sim_seconds"] > 0
     assert isinstance(r["wall_seconds"], float) and r["wall_seconds"] >= 0
     assert isinstance(r["passed"], bool)
+    if "capacity" in r:
+        assert r["capacity"]["replica_hours"] >= 0.0 and r["capacity"]["cost"] >= 0.0
     for s in r["slos"]:
         assert set(s) >= SLO_KEYS, s
         if exact:
@@ -87,6 +92,8 @@ def check_result_contract(r: dict, exact: bool = False) -> None:
             assert 0.0 <= s[k] <= 1.0, (s["name"], k, s[k])
         assert s["budget_remaining"] <= 1.0 and math.isfinite(s["budget_remaining"])
         assert s["max_burn_rate"] >= 0.0
+        assert s["burn_rate"] >= 0.0
+        assert s["time_to_exhaustion"] is None or s["time_to_exhaustion"] >= 0.0
     assert r["services"], "no services in the result"
     for name, v in r["services"].items():
         assert set(v) >= SERVICE_KEYS, (name, sorted(v))
