@@ -281,3 +281,15 @@ def test_predictive_scales_out_ahead_of_a_rush_it_has_seen():
     # the predictive floor never scales in on its own: at night both sit at the HPA's minimum
     night = (t > 2 * 3600) & (t < 6 * 3600)
     assert pred_reps[night].max() <= hpa_reps[night].max() + 1
+
+
+def test_the_largest_metric_proposal_wins(run_sim):
+    """300 rps on 3 replicas of 400 rps each: the utilisation target of 50 % asks for
+    ceil(3 x 0.25 / 0.5) = 2 replicas, a target of 50 rps per replica for 6."""
+    sc = _step_scenario(startup=0, metrics=[{"type": "rps", "target": 50}])
+    sc["workload"]["rate"] = {"pattern": "constant", "rps": 300}
+    both = run_sim(TOPO, seed=3, **sc)
+    assert 6 <= int(both.sim.state.replicas[0].sum()) <= 7      # Poisson noise at the 10 % tolerance edge
+    sc["policies"]["autoscaling"].pop("metrics")
+    util_only = run_sim(TOPO, seed=3, **sc)
+    assert int(util_only.sim.state.replicas[0].sum()) == 2
