@@ -22,7 +22,9 @@ import simpy
 from scenarios.loader import bind
 from scenarios.schema import Fault, Scenario
 from sim.alerting import AlertEvaluator
+from sim.budget_policy import BudgetPolicy
 from sim.compiled import Compiled, compile_topology
+from sim.deployments import Deployer
 from sim.faults import apply_faults
 from sim.flow import FlowEngine
 from sim.plane import DataPlane, Window
@@ -100,6 +102,8 @@ class Simulation:
         self.engine_name = engine or scenario.engine
         self.engine = make_engine(self.engine_name, self)
         self.controllers: list[Controller] = [AlertEvaluator(scenario.policies.alerting)]
+        self.deployer = Deployer(scenario.deployments)
+        self.controllers += [self.deployer, BudgetPolicy(scenario.policies.budget)]
         self.active_faults: list[Fault] = []
         self.events: list[dict[str, Any]] = []
         self.alerts: list[dict[str, Any]] = []
@@ -245,6 +249,8 @@ class Simulation:
             "services": services,
             "alerts": self.alerts, "incidents": self.incidents, "policy_actions": self.policy_actions,
         }
+        if self.scenario.deployments is not None:
+            result["deployments"] = self.deployer.summary(self)
         result["assertions"] = evaluate_assertions(self.scenario.assertions, result)
         result["passed"] = all(a["passed"] for a in result["assertions"])
         return result

@@ -43,6 +43,8 @@ def print_summary(r: dict[str, Any], details: dict[str, Any] | None = None, wors
             t.add_row(name, f"{v['requests']:,.0f}", f"{v['errors']:,.0f}", _pct(v["availability"]), cause,
                       f"{v['latency_ms']['p99']:.1f}", f"{v['utilization']['max']:.0%}")
         out.print(t)
+    if r.get("deployments"):
+        _print_deployments(r["deployments"])
     events = _timeline(details.get("events", []))
     if events:
         t = Table(title="What happened when")
@@ -62,6 +64,22 @@ def print_summary(r: dict[str, Any], details: dict[str, Any] | None = None, wors
     out.print(f"verdict: {verdict}")
 
 
+def _print_deployments(d: dict[str, Any]) -> None:
+    """The release train's measures (the result's ``deployments``)."""
+    def rate(x: float | None) -> str:
+        return "n/a" if x is None else f"{x:.0%}"
+    c = d["canary"]
+    t = Table(title="Deployments")
+    for col in ("releases", "bad", "successful", "rolled back", "frozen", "success rate", "change failure rate",
+                "canary caught", "canary escaped", "false alarms"):
+        t.add_column(col, justify="right")
+    by = ", ".join(f"{n} {k}" for k, n in d["rolled_back_by"].items() if n)
+    t.add_row(f"{d['started']:.0f} of {d['scheduled']:.0f}", f"{d['bad']:.0f}", f"{d['successful']:.0f}",
+              f"{d['rolled_back']:.0f}" + (f" ({by})" if by else ""), f"{d['frozen']:.0f}", rate(d["success_rate"]),
+              rate(d["change_failure_rate"]), f"{c['caught']:.0f}", f"{c['escaped']:.0f}", f"{c['false_alarms']:.0f}")
+    out.print(t)
+
+
 def _timeline(events: list[dict[str, Any]]) -> list[tuple[float, str, str]]:
     """Faults as they happened; breaker transitions folded into one line per episode and
     dependency set (a breaker that flaps open/half-open is one line, not fifty)."""
@@ -79,7 +97,7 @@ def _timeline(events: list[dict[str, Any]]) -> list[tuple[float, str, str]]:
                 ep["end"] = e["at"]
                 rows.append(_episode(target, ep))
                 del episodes[target]
-        else:
+        elif e["event"] != "release-wave-superseded":  # the next wave's line says it
             rows.append((e["at"], e["event"], e.get("fault") or e.get("target", "")))
     rows.extend(_episode(t, ep) for t, ep in episodes.items())
     # one line per identical episode over several dependencies
