@@ -287,8 +287,9 @@ class Policies(_Spec):
 
 
 class ReleaseEffect(_Spec):
-    """What a bad release does to its service: an error ratio and/or added latency."""
-    error_rate: float = Field(0.05, ge=0, le=1)
+    """What a bad release does to its service: an error ratio and/or added latency
+    (``deployments.effect`` defaults to 5 % errors)."""
+    error_rate: float = Field(0.0, ge=0, le=1)
     delay: Duration = 0.0
 
     @model_validator(mode="after")
@@ -300,8 +301,9 @@ class ReleaseEffect(_Spec):
 
 class Canary(_Spec):
     """A canary takes ``fraction`` of the service's traffic for ``analysis_window``; the
-    release is promoted unless its error ratio is higher than the baseline's at
-    ``significance`` (one-sided Fisher exact test), else rolled back."""
+    release is rolled back when its error ratio (one-sided Fisher exact test) or its
+    latency (one-sided Mann-Whitney U) is higher than the baseline's at ``significance``
+    (Bonferroni over the two), else promoted."""
     enabled: bool = True
     fraction: float = Field(0.05, gt=0, lt=1)
     analysis_window: Duration = 600.0
@@ -321,7 +323,7 @@ class Deployments(_Spec):
     services: list[str] | None = Field(None, min_length=1)
     bad_release_probability: float = Field(0.05, ge=0, le=1)
     rollout: Duration = 600.0
-    effect: ReleaseEffect = ReleaseEffect()
+    effect: ReleaseEffect = ReleaseEffect(error_rate=0.05)
     canary: Canary | None = None
 
 

@@ -116,7 +116,7 @@ class BudgetPolicy:
             return
         self._rolled_back_at[i] = sim.env.now
         why = f"{reason}; last change in scope: release #{last.id} to {last.service}"
-        self.deployer.rollback(sim, last, "budget-policy", why)
+        self.deployer.rollback(sim, last, "budget-policy")
         self._act(sim, "rollback", last.service, why)
 
     def _act(self, sim, action: str, target: str, reason: str) -> None:

@@ -12,10 +12,16 @@ red skips it as frozen, yellow requires a canary and spaces releases), runs:
 
 1. canary (when configured or gated): the release takes ``fraction`` of the
    service's traffic for ``analysis_window``; a bad release's effect is a
-   ``bad-deploy`` fault on that share. The analysis splits the errors the
-   service really served in the window between canary and baseline (drawn from
-   the ``deployments/canary`` stream) and runs a one-sided Fisher exact test;
-   p < ``significance`` rolls the release back, else it is promoted;
+   ``bad-deploy`` fault on that share. The analysis compares canary against
+   baseline on two metrics, each one-sided at ``significance`` / 2 (Bonferroni):
+   errors, by splitting the errors the service really served in the window
+   between the two (drawn from the ``deployments/canary`` stream) for a Fisher
+   exact test; latency, by a Mann-Whitney U test on up to ``LATENCY_SAMPLES``
+   request latencies per side drawn from the service's measured median and p90
+   in the window (a lognormal through them), the canary's plus the release's
+   added delay. A significant difference rolls the release back, else it is
+   promoted. The analysis is blind to whether the release is bad: only the
+   counts and latencies the data plane served depend on it;
 2. rollout in four equal waves over ``rollout``: a bad release's fault covers
    1/4, 2/4, 3/4, then all of the traffic;
 3. live, until the run ends or someone rolls it back.
@@ -37,9 +43,12 @@ from scipy import stats
 from scenarios.schema import Canary, Deployments, Fault
 from sim.plane import Window
 
-__all__ = ["Deployer", "Release", "release_train", "canary_test", "ROLLOUT_WAVES", "GREEN", "YELLOW", "RED"]
+__all__ = ["Deployer", "Release", "release_train", "canary_test", "canary_latency_test", "ROLLOUT_WAVES",
+           "LATENCY_SAMPLES", "GREEN", "YELLOW", "RED"]
 
 ROLLOUT_WAVES = 4
+LATENCY_SAMPLES = 1000  # request latencies per side in the canary's latency comparison (a trace sample)
+_Z90 = float(stats.norm.ppf(0.9))
 GREEN, YELLOW, RED = 0, 1, 2
 _IN_FLIGHT = ("canary", "rolling-out", "live")
 
@@ -57,13 +66,16 @@ class Release:
     p_value: float | None = None
     reached_production: bool = False  # a bad effect beyond the canary's share
     rolled_back_by: str | None = None  # canary | budget-policy | other
+    p_errors: float | None = None
+    p_latency: float | None = None
     fault: Fault | None = None
     process: Any = None
 
     def as_dict(self) -> dict[str, Any]:
         return {"id": self.id, "service": self.service, "at": self.at, "bad": self.bad, "outcome": self.phase,
                 "started_at": self.started_at, "ended_at": self.ended_at, "canary": self.canary,
-                "p_value": self.p_value, "reached_production": self.reached_production,
+                "p_value": self.p_value, "p_errors": self.p_errors, "p_latency": self.p_latency,
+                "reached_production": self.reached_production,
                 "rolled_back_by": self.rolled_back_by}
 
 
@@ -106,6 +118,21 @@ def canary_test(requests: float, errors: float, fraction: float, effect_rate: fl
     return p, (e_c, n_c, e_b, n_b)
 
 
+def canary_latency_test(p50: float, p90: float, n_canary: int, n_baseline: int, delay: float,
+                        rng: np.random.Generator) -> float:
+    """One-sided Mann-Whitney U test that canary latencies are higher than the baseline's.
+
+    Both sides draw up to :data:`LATENCY_SAMPLES` latencies from the lognormal through the
+    service's measured median and p90; the canary's carry the release's added ``delay``."""
+    if min(n_canary, n_baseline) < 2 or p50 <= 0:
+        return 1.0
+    mu = np.log(p50)
+    sigma = max(np.log(max(p90, p50) / p50) / _Z90, 1e-3)
+    base = rng.lognormal(mu, sigma, min(n_baseline, LATENCY_SAMPLES))
+    can = rng.lognormal(mu, sigma, min(n_canary, LATENCY_SAMPLES)) + delay
+    return float(stats.mannwhitneyu(can, base, alternative="greater").pvalue)
+
+
 class Deployer:
     """The deployer, a control-plane :class:`~sim.simulation.Controller` (see the module docstring)."""
 
@@ -116,7 +143,8 @@ class Deployer:
         self._index: dict[str, int] = {}
         self._locks: dict[str, simpy.Resource] = {}
         self._last_start: dict[str, float] = {}
-        self._watch: dict[int, tuple[int, np.ndarray]] = {}  # release id -> (service, [requests, errors])
+        # release id -> (service, [requests, errors, successes, successes x p50, successes x p90])
+        self._watch: dict[int, tuple[int, np.ndarray]] = {}
         self._canary_rng: np.random.Generator | None = None
 
     # -- controller -----------------------------------------------------------
@@ -136,9 +164,13 @@ class Deployer:
         if not self._watch:
             return
         ids = list(self._watch)
-        arr, err = w.at(np.array([self._watch[r][0] for r in ids]))
+        idx = np.array([self._watch[r][0] for r in ids])
+        arr, err = w.at(idx)
+        succ = arr - err
+        lat = w.latency()[:, idx, 1:3]                                  # [T, s, (p50, p90)]
         for k, r in enumerate(ids):
-            self._watch[r][1][:] += (arr[:, k].sum(), err[:, k].sum())
+            sk = succ[:, k]
+            self._watch[r][1][:] += (arr[:, k].sum(), err[:, k].sum(), sk.sum(), sk @ lat[:, k, 0], sk @ lat[:, k, 1])
 
     # -- the release train ------------------------------------------------------
     def _train(self, sim):
@@ -180,21 +212,27 @@ class Deployer:
                 self._effect(sim, rel, canary.fraction, "release-canary")
             else:
                 sim.sync()
-            self._watch[rel.id] = (i, np.zeros(2))
+            self._watch[rel.id] = (i, np.zeros(5))
             try:
                 yield sim.env.timeout(canary.analysis_window)
                 sim.sync()
             finally:
-                requests, errors = self._watch.pop(rel.id)[1]
+                requests, errors, succ, p50_sum, p90_sum = self._watch.pop(rel.id)[1]
             if self._reverted_elsewhere(sim, rel):
                 return
             rate = cfg.effect.error_rate if rel.bad else 0.0
-            p, (e_c, n_c, e_b, n_b) = canary_test(requests, errors, canary.fraction, rate, self._canary_rng)
-            rel.p_value = p
-            verdict = (f"canary {e_c}/{n_c} errors vs baseline {e_b}/{n_b}, one-sided Fisher p={p:.2g} "
+            delay = cfg.effect.delay if rel.bad else 0.0
+            rel.p_errors, (e_c, n_c, e_b, n_b) = canary_test(requests, errors, canary.fraction, rate,
+                                                             self._canary_rng)
+            p50, p90 = (p50_sum / succ, p90_sum / succ) if succ > 0 else (0.0, 0.0)
+            rel.p_latency = canary_latency_test(p50, p90, n_c - e_c, n_b - e_b, delay, self._canary_rng)
+            p = rel.p_value = min(1.0, 2 * min(rel.p_errors, rel.p_latency))  # Bonferroni over the two
+            verdict = (f"canary {e_c}/{n_c} errors vs baseline {e_b}/{n_b} (Fisher p={rel.p_errors:.2g}), "
+                       f"latency Mann-Whitney p={rel.p_latency:.2g}; adjusted p={p:.2g} "
                        f"(significance {canary.significance:g})")
             if p < canary.significance:
-                self._rollback(sim, rel, "canary", verdict)
+                sim.log("canary-failed", target=f"{rel.service} #{rel.id}", reason=verdict)
+                self.rollback(sim, rel, "canary")
                 return
             sim.log("canary-promoted", target=f"{rel.service} #{rel.id}", reason=verdict)
         rel.phase = "rolling-out"
@@ -233,16 +271,16 @@ class Deployer:
         return False
 
     # -- rollback -----------------------------------------------------------------
-    def _rollback(self, sim, rel: Release, by: str, reason: str) -> None:
+    def rollback(self, sim, rel: Release, by: str) -> None:
+        """Roll ``rel`` back now: end its effect and its process (canary, budget policy)."""
         self._reverted_elsewhere(sim, rel)
         if rel.phase == "rolled-back":
             return
         rel.phase, rel.rolled_back_by, rel.ended_at = "rolled-back", by, float(sim.env.now)
-        if rel.fault is not None:
+        if rel.fault is not None:  # the revert's event is the rollback's line in the timeline
             sim.revert(rel.fault, event="release-rolled-back")
         else:
-            sim.log("release-rolled-back", target=f"{rel.service} #{rel.id}")
-        sim.log("rollback", target=f"{rel.service} #{rel.id}", by=by, reason=reason)
+            sim.log("release-rolled-back", target=f"{rel.service} #{rel.id}", by=by)
         if rel.process is not None and rel.process is not sim.env.active_process and rel.process.is_alive:
             rel.process.interrupt()
 
@@ -251,10 +289,6 @@ class Deployer:
         live = [r for r in self.releases
                 if r.phase in _IN_FLIGHT and services[self._index[r.service]]]
         return max(live, key=lambda r: (r.started_at, r.id)) if live else None
-
-    def rollback(self, sim, rel: Release, by: str, reason: str) -> None:
-        """Roll ``rel`` back now (the budget policy's "roll back the last change")."""
-        self._rollback(sim, rel, by, reason)
 
     # -- measures -----------------------------------------------------------------
     def summary(self, sim) -> dict[str, Any]:

@@ -45,6 +45,15 @@ def print_summary(r: dict[str, Any], details: dict[str, Any] | None = None, wors
         out.print(t)
     if r.get("deployments"):
         _print_deployments(r["deployments"])
+    if r["policy_actions"]:
+        t = Table(title="Policy actions")
+        for col in ("at", "policy", "action", "target", "reason"):
+            t.add_column(col, justify="right" if col == "at" else "left")
+        for a in r["policy_actions"][:30]:
+            t.add_row(_clock(a["at"]), a["policy"], a["action"], a["target"], a["reason"])
+        out.print(t)
+        if len(r["policy_actions"]) > 30:
+            out.print(f"... {len(r['policy_actions']) - 30} more policy actions in the result JSON")
     events = _timeline(details.get("events", []))
     if events:
         t = Table(title="What happened when")
@@ -97,7 +106,7 @@ def _timeline(events: list[dict[str, Any]]) -> list[tuple[float, str, str]]:
                 ep["end"] = e["at"]
                 rows.append(_episode(target, ep))
                 del episodes[target]
-        elif e["event"] != "release-wave-superseded":  # the next wave's line says it
+        elif not e["event"].startswith("release-wave"):  # rollout waves: "release-started ... (bad)" says it
             rows.append((e["at"], e["event"], e.get("fault") or e.get("target", "")))
     rows.extend(_episode(t, ep) for t, ep in episodes.items())
     # one line per identical episode over several dependencies
