@@ -27,6 +27,8 @@ Every transition and action is a ``policy_actions`` entry
 
 from __future__ import annotations
 
+import math
+
 import networkx as nx
 import numpy as np
 
@@ -39,6 +41,11 @@ __all__ = ["BudgetPolicy", "LEVELS"]
 
 LEVELS = ("green", "yellow", "red")
 ROLLBACK_SETTLE = 300.0  # seconds a rollback is given to show its effect before the next one
+
+
+def _pct(pct: float) -> str:
+    """Two decimals, rounded down: 49.9999 % left is "49.99", never "50.00" below a 50 % threshold."""
+    return f"{math.floor(pct * 100) / 100:.2f}"
 
 
 class BudgetPolicy:
@@ -96,7 +103,7 @@ class BudgetPolicy:
                 elif new == RED and sim.env.now - self._rolled_back_at[i] >= ROLLBACK_SETTLE:
                     burn = self.burn_rate(sim, i, ROLLBACK_SETTLE)
                     if burn > 1.0:
-                        self._roll_back_last(sim, i, f"{slo.name}: {pct:.2f}% of the error budget left (red) "
+                        self._roll_back_last(sim, i, f"{slo.name}: {_pct(pct)}% of the error budget left (red) "
                                                      f"and still burning {burn:.1f}x over 5 min")
 
     def burn_rate(self, sim, i: int, seconds: float) -> float:
@@ -133,7 +140,7 @@ class BudgetPolicy:
                  YELLOW: (f"below {cfg.yellow_below:g}%" if new > old else
                           f"at or above {cfg.red_below + cfg.hysteresis:g}%"),
                  RED: f"below {cfg.red_below:g}%"}[new]
-        reason = f"{slo.name}: {pct:.2f}% of the error budget left, {bound} ({LEVELS[new]})"
+        reason = f"{slo.name}: {_pct(pct)}% of the error budget left, {bound} ({LEVELS[new]})"
         self._act(sim, LEVELS[new], slo.name, reason)
         n_deps = int(self.scope[i].sum()) - 1
         scope = f"{slo.service} and the {n_deps} services it calls" if n_deps else slo.service
