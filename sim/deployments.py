@@ -1,9 +1,8 @@
 """Deployments: a release train, bad releases, canary analysis and rollback.
 
 The train is drawn once at the start from the ``deployments`` random stream: a
-Poisson number of releases at uniform times over the run (a Poisson process of
-``per_day``), each to a service chosen uniformly among ``services`` and bad with
-``bad_release_probability``. The canary settings do not touch that stream, so a
+Poisson process of ``per_day`` releases (exponential gaps), each to a service
+chosen uniformly among ``services`` and bad with ``bad_release_probability``. The canary settings do not touch that stream, so a
 scenario with and without canaries sees the same releases.
 
 Releases to one service go one at a time. A release, when the budget policy
@@ -47,6 +46,7 @@ __all__ = ["Deployer", "Release", "release_train", "canary_test", "canary_latenc
            "LATENCY_SAMPLES", "GREEN", "YELLOW", "RED"]
 
 ROLLOUT_WAVES = 4
+_CHUNK = 256  # releases drawn at a time
 LATENCY_SAMPLES = 1000  # request latencies per side in the canary's latency comparison (a trace sample)
 _Z90 = float(stats.norm.ppf(0.9))
 GREEN, YELLOW, RED = 0, 1, 2
@@ -81,14 +81,23 @@ class Release:
 
 def release_train(config: Deployments, services: list[str], duration: float, tick: float,
                   rng: np.random.Generator) -> list[Release]:
-    """The run's releases, in time order: a Poisson process of ``per_day`` over the run."""
-    n = int(rng.poisson(config.per_day / 86400.0 * duration))
-    times = np.sort(rng.uniform(0.0, duration, n))
-    times = np.round(times / tick) * tick
-    which = rng.integers(len(services), size=n)
-    bad = rng.random(n) < config.bad_release_probability
-    return [Release(k, services[int(s)], float(t), bool(b))
-            for k, (t, s, b) in enumerate(zip(times, which, bad)) if t < duration]
+    """The run's releases, in time order: a Poisson process of ``per_day`` over the run.
+
+    Drawn in fixed-size chunks of (gap, service, bad) so that a shorter run's train is the
+    start of a longer one's (``--duration`` does not reshuffle the releases)."""
+    mean_gap = 86400.0 / config.per_day
+    times, which, bad = [], [], []
+    t = 0.0
+    while t < duration:
+        arrivals = t + np.cumsum(rng.exponential(mean_gap, _CHUNK))
+        times.append(arrivals)
+        which.append(rng.integers(len(services), size=_CHUNK))
+        bad.append(rng.random(_CHUNK) < config.bad_release_probability)
+        t = float(arrivals[-1])
+    at = np.round(np.concatenate(times) / tick) * tick
+    keep = at < duration
+    return [Release(k, services[int(s)], float(a), bool(b)) for k, (a, s, b) in
+            enumerate(zip(at[keep], np.concatenate(which)[keep], np.concatenate(bad)[keep]))]
 
 
 def canary_test(requests: float, errors: float, fraction: float, effect_rate: float,

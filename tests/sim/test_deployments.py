@@ -64,6 +64,15 @@ def test_same_seed_same_train_and_the_canary_does_not_change_it():
     assert a["deployments"] == b["deployments"] and a["slos"] == b["slos"]
 
 
+def test_a_shorter_run_sees_the_start_of_the_same_train():
+    cfg = Deployments(per_day=500, bad_release_probability=0.3)
+    long = release_train(cfg, ["a", "b"], 5 * 86400.0, 1.0, np.random.default_rng(4))
+    short = release_train(cfg, ["a", "b"], 86400.0, 1.0, np.random.default_rng(4))
+    assert len(short) > 300 and all(r.at < 86400 for r in short)
+    assert [(r.at, r.service, r.bad) for r in short] == [(r.at, r.service, r.bad) for r in long[:len(short)]]
+    assert long[len(short)].at >= 86400
+
+
 def test_without_deployments_the_result_has_no_deployments_key(result_contract):
     r = _sim(duration="10m").run()
     result_contract(r, exact=True)
