@@ -93,7 +93,7 @@ TRAIN = {"per_day": 200, "bad_release_probability": 0, "rollout": "4m"}
 
 @pytest.fixture(scope="module")
 def gated():
-    return _run(deployments=TRAIN, policies={"budget": {"release_spacing": "10m"}})
+    return _run(deployments=TRAIN, policies={"budget": {"release_spacing": "20m"}})
 
 
 def test_yellow_gates_releases_and_red_freezes_them(gated):
@@ -101,15 +101,16 @@ def test_yellow_gates_releases_and_red_freezes_them(gated):
     yellow_at, red_at = _first(r, "yellow")["at"], _first(r, "red")["at"]
     assert _actions(r, yellow_at) == ["yellow", "deploy-gate", "alert-sensitivity"]
     assert _actions(r, red_at) == ["red", "deploy-freeze", "rollback", "escalate"]
-    assert "releases to web need a canary and 10 min spacing" in _first(r, "deploy-gate")["reason"]
+    assert "releases to web need a canary and 20 min spacing" in _first(r, "deploy-gate")["reason"]
     rels = r["deployments"]["releases"]
     before = [x for x in rels if x["started_at"] is not None and x["started_at"] < yellow_at]
     gated_rels = [x for x in rels if x["started_at"] is not None and yellow_at <= x["started_at"] < red_at]
     assert before and not any(x["canary"] for x in before)
-    # yellow: every release goes through a canary, and they start at least 10 minutes apart
+    # yellow: every release goes through a canary, and they start at least 20 minutes apart
+    # (a canary and a rollout take 14)
     assert len(gated_rels) >= 2 and all(x["canary"] for x in gated_rels)
     starts = [x["started_at"] for x in gated_rels]
-    assert min(b - a for a, b in zip(starts, starts[1:])) >= 600
+    assert min(b - a for a, b in zip(starts, starts[1:])) >= 1200
     # red: nothing starts any more; everything scheduled after it is frozen
     assert not [x for x in rels if x["started_at"] is not None and x["started_at"] >= red_at]
     after = [x for x in rels if x["at"] > red_at]
