@@ -93,7 +93,7 @@ def bind(scenario: Scenario) -> Topology:
             need(z in topo.zones, f"faults[{i}].zone", f"no zone {z!r}; the zones are {list(topo.zones)}")
         for e in f.entrypoints or []:
             need(e in entries, f"faults[{i}].entrypoints", f"{e!r} is not an entry point of {topo.name}")
-    for i, name in enumerate(scenario.deployments.services or [] if scenario.deployments else []):
+    for i, name in enumerate((scenario.deployments.services or []) if scenario.deployments else []):
         svc(name, f"deployments.services[{i}]")
     slo_names = {s.name for s in scenario.slos}
     for i, a in enumerate(scenario.assertions):

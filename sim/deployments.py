@@ -2,8 +2,9 @@
 
 The train is drawn once at the start from the ``deployments`` random stream: a
 Poisson process of ``per_day`` releases (exponential gaps), each to a service
-chosen uniformly among ``services`` and bad with ``bad_release_probability``. The canary settings do not touch that stream, so a
-scenario with and without canaries sees the same releases.
+chosen uniformly among ``services`` and bad with ``bad_release_probability``.
+The canary settings do not touch that stream, so a scenario with and without
+canaries sees the same releases.
 
 Releases to one service go one at a time. A release, when the budget policy
 allows it (:class:`~sim.budget_policy.BudgetPolicy` sets :attr:`Deployer.gate`:
@@ -63,11 +64,11 @@ class Release:
     started_at: float | None = None
     ended_at: float | None = None  # rolled back, or rollout complete
     canary: bool = False
-    p_value: float | None = None
-    reached_production: bool = False  # a bad effect beyond the canary's share
-    rolled_back_by: str | None = None  # canary | budget-policy | other
+    p_value: float | None = None    # the canary's, Bonferroni-adjusted over its two tests
     p_errors: float | None = None
     p_latency: float | None = None
+    reached_production: bool = False  # a bad effect beyond the canary's share
+    rolled_back_by: str | None = None  # canary | budget-policy | other
     fault: Fault | None = None
     process: Any = None
 
