@@ -10,6 +10,7 @@ import pytest
 
 from scenarios import load
 from sim import Simulation
+from sim.result import strip_wall_clock
 
 
 @pytest.fixture(scope="module")
@@ -113,3 +114,9 @@ def test_bad_deployment_and_budget_input_exits_2_naming_the_field(srelab, tmp_pa
     assert res.code == 2
     assert "Traceback" not in res.stderr
     assert field in res.err_text and fix in res.err_text and "bad.yaml" in res.err_text
+
+
+def test_policy_and_deployments_are_deterministic():
+    sc = load("budget-policy-freeze").with_overrides(duration="5h")
+    a, b = Simulation(sc).run(), Simulation(sc).run()
+    assert a["policy_actions"] and strip_wall_clock(a) == strip_wall_clock(b)

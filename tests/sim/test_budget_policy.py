@@ -187,3 +187,14 @@ def test_yellow_makes_alerting_more_sensitive():
     assert 2700 <= yellow_at <= 2760
     [alert] = sensitive["alerts"]
     assert yellow_at <= alert["fired_at"] <= yellow_at + 60
+
+
+def test_the_policy_reads_the_request_engine_the_same_way():
+    """5 % errors burn a 1-day budget 50x: yellow after 864 s, red after 1382 s (per-request errors
+    are random, so give or take an evaluation interval)."""
+    sim, r = _run(duration="30m", rps=20, engine="request",
+                  faults=[{"at": 0, "kind": "error-rate", "service": "web", "rate": 0.05}], policies={"budget": {}})
+    assert r["engine"] == "request"
+    assert 864 - 60 <= _first(r, "yellow")["at"] <= 864 + 120
+    assert 1382 - 60 <= _first(r, "red")["at"] <= 1382 + 120
+    assert _actions(r) == ["yellow", "alert-sensitivity", "red", "escalate"]
