@@ -98,6 +98,8 @@ def bind(scenario: Scenario) -> Topology:
     scaling = scenario.policies.autoscaling
     for i, name in enumerate((scaling.services or []) if scaling is not None else []):
         svc(name, f"policies.autoscaling.services[{i}]")
+    for i, name in enumerate((scenario.deployments.services or []) if scenario.deployments else []):
+        svc(name, f"deployments.services[{i}]")
     slo_names = {s.name for s in scenario.slos}
     for i, a in enumerate(scenario.assertions):
         need(a.slo is None or a.slo in slo_names, f"assert[{i}].slo",

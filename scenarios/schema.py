@@ -16,7 +16,7 @@ from srelab.units import parse_duration
 __all__ = [
     "Duration", "RatePattern", "Workload", "Calendar", "SLO", "Fault", "FAULT_KINDS", "Assertion", "Policies",
     "Autoscaling", "Behavior", "ScalingRules", "ScalingPolicy", "ScalingMetric", "Forecast",
-    "Scenario", "ENGINES",
+    "Scenario", "ENGINES", "BudgetPolicy", "Deployments", "Canary", "ReleaseEffect",
 ]
 
 Duration = Annotated[float, BeforeValidator(parse_duration), WithJsonSchema({
@@ -465,12 +465,79 @@ class Autoscaling(_Spec):
         return extra + list(self.metrics)
 
 
+class BudgetPolicy(_Spec):
+    """Error budget policy: each SLO is green / yellow / red from its budget remaining
+    (percent). Yellow gates releases of the SLO's service and its dependencies (canary
+    required, ``release_spacing`` between releases) and scales alert thresholds by
+    ``alert_factor_scale``; red freezes their releases, rolls back the last live release
+    and escalates. A level steps back when the budget is ``hysteresis`` points above it."""
+
+    enabled: bool = True
+    evaluation_interval: Duration = 60.0
+    yellow_below: float = Field(50.0, gt=0, lt=100, description="percent of budget remaining")
+    red_below: float = Field(20.0, gt=-1e9, lt=100, description="percent of budget remaining")
+    hysteresis: float = Field(5.0, ge=0, le=50, description="percentage points")
+    alert_factor_scale: float = Field(0.5, gt=0, le=1)
+    release_spacing: Duration = 3600.0
+
+    @model_validator(mode="after")
+    def _order(self) -> "BudgetPolicy":
+        if self.red_below >= self.yellow_below:
+            raise ValueError(f"red_below ({self.red_below:g}) must be below yellow_below ({self.yellow_below:g}), "
+                             "e.g. yellow_below: 50, red_below: 20")
+        if self.evaluation_interval <= 0:
+            raise ValueError("evaluation_interval must be above zero, e.g. 1m")
+        return self
+
+
 class Policies(_Spec):
     """Control-plane policies. Autoscaling, budget and remediation policies plug in here as
     they are built; an unknown key is an error rather than silently ignored."""
 
     alerting: Alerting = Alerting()
     autoscaling: Autoscaling | None = None
+    budget: BudgetPolicy | None = None
+
+
+class ReleaseEffect(_Spec):
+    """What a bad release does to its service: an error ratio and/or added latency
+    (``deployments.effect`` defaults to 5 % errors)."""
+    error_rate: float = Field(0.0, ge=0, le=1)
+    delay: Duration = 0.0
+
+    @model_validator(mode="after")
+    def _some(self) -> "ReleaseEffect":
+        if self.error_rate <= 0 and self.delay <= 0:
+            raise ValueError("a bad release needs error_rate or delay above zero, e.g. error_rate: 0.05")
+        return self
+
+
+class Canary(_Spec):
+    """A canary takes ``fraction`` of the service's traffic for ``analysis_window``; the
+    release is rolled back when its error ratio (one-sided Fisher exact test) or its
+    latency (one-sided Mann-Whitney U) is higher than the baseline's at ``significance``
+    (Bonferroni over the two), else promoted."""
+    enabled: bool = True
+    fraction: float = Field(0.05, gt=0, lt=1)
+    analysis_window: Duration = 600.0
+    significance: float = Field(0.01, gt=0, lt=0.5)
+
+    @model_validator(mode="after")
+    def _window(self) -> "Canary":
+        if self.analysis_window <= 0:
+            raise ValueError("analysis_window must be above zero, e.g. 10m")
+        return self
+
+
+class Deployments(_Spec):
+    """A release train: ``per_day`` releases at Poisson times over ``services`` (default all),
+    each bad with ``bad_release_probability``; a release rolls out in four waves over ``rollout``."""
+    per_day: float = Field(gt=0, le=100000)
+    services: list[str] | None = Field(None, min_length=1)
+    bad_release_probability: float = Field(0.05, ge=0, le=1)
+    rollout: Duration = 600.0
+    effect: ReleaseEffect = ReleaseEffect(error_rate=0.05)
+    canary: Canary | None = None
 
 
 class FlowOptions(_Spec):
@@ -497,6 +564,7 @@ class Scenario(_Spec):
     slos: list[SLO] = Field(default_factory=list)
     faults: list[Fault] = Field(default_factory=list)
     policies: Policies = Policies()
+    deployments: Deployments | None = None
     flow: FlowOptions = FlowOptions()
     assertions: list[Assertion] = Field(default_factory=list, alias="assert")
     _base_dir: str = PrivateAttr(default=".")

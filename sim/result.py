@@ -97,6 +97,10 @@ def combine_replications(results: list[dict[str, Any]], assertions: list[Asserti
         out["services"][name] = _combine([r["services"][name] for r in results], "", iv)
         svc_iv[name] = iv
     intervals["services"] = svc_iv
+    if "deployments" in results[0]:  # the release measures as means; the release list is the first run's
+        iv = {}
+        out["deployments"] = _combine([r["deployments"] for r in results], "", iv)
+        intervals["deployments"] = iv
     # alerts, incidents and policy actions are events of one run: the first replication's are kept
     out["intervals"] = intervals
     out["assertions"] = evaluate_assertions(assertions, out)

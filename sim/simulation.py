@@ -23,7 +23,9 @@ from scenarios.loader import bind
 from scenarios.schema import Fault, Scenario
 from sim.alerting import AlertEvaluator
 from sim.autoscaling import make_autoscaler
+from sim.budget_policy import BudgetPolicy
 from sim.compiled import Compiled, compile_topology
+from sim.deployments import Deployer
 from sim.faults import apply_faults
 from sim.flow import FlowEngine
 from sim.plane import DataPlane, Window
@@ -104,6 +106,8 @@ class Simulation:
         self.autoscaler = make_autoscaler(scenario.policies.autoscaling)
         if self.autoscaler is not None:
             self.controllers.append(self.autoscaler)
+        self.deployer = Deployer(scenario.deployments)
+        self.controllers += [self.deployer, BudgetPolicy(scenario.policies.budget)]
         self.active_faults: list[Fault] = []
         self.events: list[dict[str, Any]] = []
         self.alerts: list[dict[str, Any]] = []
@@ -250,6 +254,8 @@ class Simulation:
             "alerts": self.alerts, "incidents": self.incidents, "policy_actions": self.policy_actions,
             "capacity": self.capacity(),
         }
+        if self.scenario.deployments is not None:
+            result["deployments"] = self.deployer.summary(self)
         result["assertions"] = evaluate_assertions(self.scenario.assertions, result)
         result["passed"] = all(a["passed"] for a in result["assertions"])
         return result

@@ -45,6 +45,17 @@ def print_summary(r: dict[str, Any], details: dict[str, Any] | None = None, wors
             t.add_row(name, f"{v['requests']:,.0f}", f"{v['errors']:,.0f}", _pct(v["availability"]), cause,
                       f"{v['latency_ms']['p99']:.1f}", f"{v['utilization']['max']:.0%}")
         out.print(t)
+    if r.get("deployments"):
+        _print_deployments(r["deployments"])
+    if r["policy_actions"]:
+        t = Table(title="Policy actions")
+        for col in ("at", "policy", "action", "target", "reason"):
+            t.add_column(col, justify="right" if col == "at" else "left")
+        for a in r["policy_actions"][:30]:
+            t.add_row(_clock(a["at"]), a["policy"], a["action"], a["target"], a["reason"])
+        out.print(t)
+        if len(r["policy_actions"]) > 30:
+            out.print(f"... {len(r['policy_actions']) - 30} more policy actions in the result JSON")
     events = _timeline(details.get("events", []))
     if events:
         t = Table(title="What happened when")
@@ -72,6 +83,20 @@ def _exhaustion(seconds: float | None) -> str:
         if seconds >= scale:
             return f"{seconds / scale:.1f}{unit}"
     return f"{seconds:.0f}s"
+def _print_deployments(d: dict[str, Any]) -> None:
+    """The release train's measures (the result's ``deployments``)."""
+    def rate(x: float | None) -> str:
+        return "n/a" if x is None else f"{x:.0%}"
+    c = d["canary"]
+    t = Table(title="Deployments")
+    for col in ("releases", "bad", "successful", "rolled back", "frozen", "success rate", "change failure rate",
+                "canary caught", "canary escaped", "false alarms"):
+        t.add_column(col, justify="right")
+    by = ", ".join(f"{n} {k}" for k, n in d["rolled_back_by"].items() if n)
+    t.add_row(f"{d['started']:.0f} of {d['scheduled']:.0f}", f"{d['bad']:.0f}", f"{d['successful']:.0f}",
+              f"{d['rolled_back']:.0f}" + (f" ({by})" if by else ""), f"{d['frozen']:.0f}", rate(d["success_rate"]),
+              rate(d["change_failure_rate"]), f"{c['caught']:.0f}", f"{c['escaped']:.0f}", f"{c['false_alarms']:.0f}")
+    out.print(t)
 
 
 def _timeline(events: list[dict[str, Any]]) -> list[tuple[float, str, str]]:
@@ -91,7 +116,7 @@ def _timeline(events: list[dict[str, Any]]) -> list[tuple[float, str, str]]:
                 ep["end"] = e["at"]
                 rows.append(_episode(target, ep))
                 del episodes[target]
-        else:
+        elif not e["event"].startswith("release-wave"):  # rollout waves: "release-started ... (bad)" says it
             rows.append((e["at"], e["event"], e.get("fault") or e.get("target", "")))
     rows.extend(_episode(t, ep) for t, ep in episodes.items())
     # one line per identical episode over several dependencies

@@ -52,7 +52,7 @@ RESULT_KEYS = {"schema", "scenario", "engine", "seed", "replications", "sim_seco
 SLO_KEYS = {"name", "service", "kind", "target", "attainment", "budget_remaining", "max_burn_rate", "burn_rate",
             "time_to_exhaustion"}
 # additive keys documented in the README, beyond DESIGN.md's contract
-ADDITIVE_KEYS = {"capacity"}
+ADDITIVE_KEYS = {"capacity", "deployments"}
 SERVICE_KEYS = {"requests", "errors", "availability", "latency_ms", "replicas", "utilization"}
 ALERT_KEYS = {"rule", "slo", "severity", "fired_at", "resolved_at"}
 INCIDENT_KEYS = {"id", "cause", "started_at", "detected_at", "mitigated_at", "resolved_at", "auto_remediated"}
