@@ -27,14 +27,17 @@ def compare_autoscalers(scenario: Scenario, topology: Topology, kinds: tuple[str
     for kind in kinds:
         policies = scenario.policies.model_copy(update={"autoscaling": spec.model_copy(update={"kind": kind})})
         variant = scenario.model_copy(update={"policies": policies})
-        result = Simulation(variant, seed=seed, topology=topology).run()
+        sim = Simulation(variant, seed=seed, topology=topology)
+        result = sim.run()
         cap = result["capacity"]
         rows.append({
             "autoscaling": kind,
             "slos": {s["name"]: {"attainment": s["attainment"], "budget_remaining": s["budget_remaining"]}
                      for s in result["slos"]},
             "replica_hours": cap["replica_hours"], "cost": cap["cost"],
-            "peak_replicas": sum(s["replicas"]["max"] for s in result["services"].values()),
+            # the most serving at once over the fleet (recorder samples), not the sum of each one's peak
+            "peak_replicas": float(sim.recorder.replicas().sum(axis=1).max()),
+            "mean_replicas": cap["replica_hours"] * 3600.0 / result["sim_seconds"],
             "scale_ups": cap.get("autoscaling", {}).get("scale_ups", 0),
             "scale_downs": cap.get("autoscaling", {}).get("scale_downs", 0),
             "passed": result["passed"],

@@ -42,6 +42,7 @@ __all__ = ["Plan", "plan_capacity", "synthetic_history", "read_history", "foreca
 HOUR, WEEK = 3600.0, 168
 HOURS_PER_MONTH = 730.0
 HOLDOUT = 2 * WEEK
+MIN_HOURS = 2 * WEEK + HOLDOUT
 
 
 def mase(actual: np.ndarray, predicted: np.ndarray, train: np.ndarray, season: int = WEEK) -> float:
@@ -79,7 +80,7 @@ def read_history(path: Path, entries: list[str], weights: np.ndarray) -> np.ndar
     scenario's entry-point weights."""
     where = str(path)
     try:
-        with open(path, newline="", encoding="utf-8") as fh:
+        with open(path, newline="", encoding="utf-8-sig") as fh:  # Excel writes a BOM
             rows = list(csv.DictReader(fh))
     except OSError as exc:
         raise InputError(f"cannot read the history: {exc.strerror}", source=where, field="--history") from None
@@ -98,11 +99,11 @@ def read_history(path: Path, entries: list[str], weights: np.ndarray) -> np.ndar
     step = np.diff(t)
     if step.size == 0 or np.any(np.abs(step - HOUR) > 1e-6):
         raise InputError("rows must be hourly: t increasing by 3600 s", source=where, field="--history")
-    if len(rows) < 3 * WEEK:
-        raise InputError(f"{len(rows)} hours is too short: give at least 3 weeks ({3 * WEEK} rows), two to fit "
-                         "the weekly season and the held-out tail", source=where, field="--history")
-    if np.any(values < 0):
-        raise InputError("rates must be >= 0", source=where, field="--history")
+    if len(rows) < MIN_HOURS:
+        raise InputError(f"{len(rows)} hours is too short: give at least 4 weeks ({MIN_HOURS} rows), two to fit "
+                         "the weekly season and two held out to score the forecast", source=where, field="--history")
+    if not np.all(np.isfinite(values)) or np.any(values < 0):
+        raise InputError("rates must be finite numbers >= 0", source=where, field="--history")
     if per_entry:
         return values
     return values[:, :1] * (weights / weights.sum())[None, :]
@@ -145,13 +146,13 @@ class Plan:
                 "verification": self.verification}
 
 
-def _replica_demand(scenario: Scenario, topo: Topology) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per service: arrivals per entry request, and busy replicas per request/s (from a 10-minute
-    fault-free flow run of the current fleet at the scenario's mean load)."""
+def _replica_demand(scenario: Scenario, topo: Topology, mix: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
+    """Per service: arrivals per entry request with the entry points in ``mix``, and busy
+    replicas per request/s (from a 10-minute fault-free flow run of the current fleet at the
+    scenario's mean load)."""
     rate = float(RateFunction(scenario)(np.linspace(0, scenario.duration, 2001)).mean())
     sim = Simulation(_variant(scenario, duration=600.0, rate={"pattern": "constant", "rps": max(rate, 1.0)},
-                               entrypoints=scenario.workload.entrypoints),
-                     topology=topo)
+                               entrypoints=mix), topology=topo)
     sim.run()
     rec = sim.recorder
     seconds = sim.duration
@@ -159,7 +160,7 @@ def _replica_demand(scenario: Scenario, topo: Topology) -> tuple[np.ndarray, np.
     entry = float(arrivals[sim.entry_idx].sum())
     busy = rec.util_sum / max(rec.ticks_seen, 1) * (rec.reps_sum / max(rec.ticks_seen, 1))  # busy replicas
     per_rps = np.divide(busy, arrivals, out=np.zeros_like(busy), where=arrivals > 0)
-    return arrivals / entry, per_rps, arrivals
+    return arrivals / entry, per_rps
 
 
 def _variant(scenario: Scenario, duration: float, rate: dict[str, Any], entrypoints: dict[str, float] | None = None,
@@ -211,7 +212,11 @@ def plan_capacity(scenario: Scenario, topo: Topology, history: Path | None = Non
     series = read_history(history, entries, w) if history is not None else synthetic_history(scenario, entries, w,
                                                                                               growth=growth)
     horizon = int(math.ceil(horizon_days * 24))
-    fc = {e: forecast(series[:, k], horizon) for k, e in enumerate(entries)}
+    try:
+        fc = {e: forecast(series[:, k], horizon) for k, e in enumerate(entries)}
+    except ValueError as exc:  # statsmodels refuses series it cannot fit
+        raise InputError(f"cannot fit the demand history: {exc}", source=str(history or "synthetic history"),
+                         field="--history") from None
     # the hour when the forecast total peaks, and each entry point's demand then
     total = np.sum([f["forecast"] for f in fc.values()], axis=0)
     hour = int(total.argmax())
@@ -222,7 +227,9 @@ def plan_capacity(scenario: Scenario, topo: Topology, history: Path | None = Non
     if target is None:
         scaling = scenario.policies.autoscaling
         target = scaling.target_utilization if scaling is not None and scaling.target_utilization else 0.6
-    visit, per_rps, _ = _replica_demand(scenario, topo)
+    # the forecast peak's own entry mix, for the demand run and the verification alike
+    share = {e: peak[e] / peak_total for e in entries} if peak_total > 0 else {e: 1.0 for e in entries}
+    visit, per_rps = _replica_demand(scenario, topo, share)
     Z = len(c.zones)
     lam = visit * peak_total                                          # requests/s at each service at the peak
     needed = np.ceil(lam * per_rps / target - 1e-9).astype(int)        # replicas, all zones up
@@ -250,7 +257,6 @@ def plan_capacity(scenario: Scenario, topo: Topology, history: Path | None = Non
                        "last_week_peak_rps": fc[e]["last_week_peak"]} for e in entries}
     plan = Plan(entries_out, services, float(target), float(horizon_days))
     if verify:
-        share = {e: peak[e] / peak_total for e in entries} if peak_total > 0 else {e: 1.0 for e in entries}
         planned_topo = _with_replicas(topo, {
             name: _spread(int(services[name]["planned"]), Z) for name in c.names})
         plan.verification = {"peak_hour": hour, "current": _verify(scenario, topo, peak_total, share),

@@ -17,7 +17,9 @@ vectorised over the scaled services:
    largest change, Min the smallest, Disabled none; then ``min``/``max``.
 
 :class:`Autoscaler` runs it as a control-plane process every ``sync_period``: metrics are
-averaged over the data plane's windows reported since the last sync, new replicas go to the
+averaged per serving replica over the data plane's windows reported since the last sync;
+pods that became ready since then count as not ready; pods lost to a kill or a failed zone
+are the ReplicaSet's to replace, so they leave the count (a Deployment at zero is left alone); new replicas go to the
 up zones with the fewest replicas and serve after ``startup``, removals take starting
 replicas first, then from the zones with the most.
 """
@@ -195,14 +197,18 @@ class Autoscaler:
         self.algorithm = HPAlgorithm(spec, S)
         self.pending = np.zeros((S, Z))
         self._usage = np.zeros(S)
+        self._replica_ticks = np.zeros(S)
         self._arrivals = np.zeros(S)
+        self._fresh = np.zeros(S)
         sim.env.process(self._loop(sim))
 
     def window(self, sim, tick_index: int, w: Window) -> None:
         if self.algorithm is None:
             return
         tot = w.totals()
-        self._usage += tot.utilization_sum[self.idx]
+        serving = np.asarray(w.replicas, float)[self.idx]
+        self._usage += tot.utilization_sum[self.idx] * serving       # busy replica-ticks
+        self._replica_ticks += serving * w.ticks
         self._arrivals += tot.arrivals[self.idx]
         self._ticks += w.ticks
         self._observe(sim, tick_index, w.ticks, tot.arrivals)
@@ -226,20 +232,30 @@ class Autoscaler:
         if self._counted[0] != st.version:  # replica counts change only with the state
             self._counted = (st.version, st.up_replicas()[idx].sum(1).astype(float),
                              st.replicas[idx].sum(1).astype(float))
-        _, ready, deployed = self._counted
-        unready = self.pending.sum(1)
-        current = deployed + unready
-        missing = np.maximum(current - ready - unready, 0)
-        seconds = self._ticks * sim.tick
-        usage = {"utilization": self._usage / self._ticks,
-                 "rps": self._arrivals / seconds / np.maximum(ready, 1)}
+        _, serving, deployed = self._counted
+        # Pods lost to a kill or a failed zone are replaced by the ReplicaSet, so they leave the
+        # count rather than linger as pods without metrics. Pods that became ready since the
+        # last sync have no full metrics window yet: the HPA counts them as not ready.
+        fresh = np.minimum(self._fresh, serving)
+        ready = serving - fresh
+        unready = self.pending.sum(1) + fresh
+        current = serving + self.pending.sum(1)
+        missing = np.zeros_like(current)
+        per_replica = np.maximum(self._replica_ticks, 1e-12)
+        usage = {"utilization": self._usage / per_replica,
+                 "rps": self._arrivals / (per_replica * sim.tick)}
         desired = np.max([self.algorithm.proposal(current, ready, unready, missing, usage[m.type], m.target,
                                                   max(1.0, m.target) if m.type == "utilization" else m.target)
                           for m in self.spec.scaling_metrics], axis=0)
+        # a Deployment scaled to zero by its owner is not autoscaled (as in the HPA)
+        desired = np.where(deployed + self.pending.sum(1) > 0, desired, current)
         new = self.algorithm.normalize(now, current, desired, self.floor(sim, now))
         self.algorithm.record(now, current, new)
+        new = np.where(deployed + self.pending.sum(1) > 0, new, current)
         self._usage[:] = 0
+        self._replica_ticks[:] = 0
         self._arrivals[:] = 0
+        self._fresh[:] = 0
         self._ticks = 0
         delta = (new - current).astype(np.int64)
         if delta.any():
@@ -258,6 +274,8 @@ class Autoscaler:
         zone_up = st.zone_up
         names = [sim.compiled.names[i] for i in idx[delta != 0]]
         target = names[0] if len(names) == 1 else f"{len(names)} services"
+        if not zone_up.any():  # nowhere to schedule a pod
+            up[:] = 0
         if up.any():
             # spread: each new replica goes to an up zone with the fewest replicas
             count = (st.replicas[idx] + self.pending).astype(float) + np.where(zone_up, 0.0, np.inf)[None, :]
@@ -273,29 +291,35 @@ class Autoscaler:
             sim.env.process(self._ready(sim, cohort))
         if down.any():
             need = down.astype(float)
-            for cohort in reversed(self._cohorts):      # starting replicas go first
-                for z in range(cohort.shape[1]):
-                    take = np.minimum(need, cohort[:, z])
-                    cohort[:, z] -= take
-                    self.pending[:, z] -= take
-                    need -= take
+            take = np.minimum(need, self.pending.sum(1))    # starting replicas go first
+            rows = np.arange(idx.size)
+            for k in range(int(take.max(initial=0))):
+                sel = rows[take > k]
+                z = np.argmax(self.pending[sel], axis=1)       # from the zone with most starting
+                self.pending[sel, z] -= 1
+                left = np.ones(sel.size, bool)
+                for cohort in reversed(self._cohorts):        # the newest start is cancelled
+                    can = left & (cohort[sel, z] > 0)
+                    cohort[sel[can], z[can]] -= 1
+                    left &= ~can
+            need -= take
             if need.any():
                 sim.change(lambda: self._remove_serving(st, need))
         sim.log("scale-up" if delta.sum() >= 0 else "scale-down", target=target,
                 added=int(up.sum()), removed=int(down.sum()))
 
     def _remove_serving(self, st, need: np.ndarray) -> None:
-        reps = st.replicas[self.idx].astype(float)
-        for z in np.flatnonzero(~st.zone_up):            # replicas in a failed zone are not ready: first
-            take = np.minimum(need, reps[:, z])
-            reps[:, z] -= take
-            need = need - take
+        """Remove serving replicas, from the zone with the most first (killed pods and pods in a
+        failed zone are the ReplicaSet's to replace, not the HPA's to remove)."""
+        reps = st.replicas[self.idx].copy()
+        healthy = (np.maximum(reps - st.killed[self.idx], 0) * st.zone_up[None, :]).astype(float)
         rows = np.arange(self.idx.size)
         for k in range(int(need.max(initial=0))):
-            sel = rows[need > k]
-            z = np.argmax(reps[sel], axis=1)
+            sel = rows[(need > k) & (healthy[rows].sum(1) > 0)]
+            z = np.argmax(healthy[sel], axis=1)
+            healthy[sel, z] -= 1
             reps[sel, z] -= 1
-        st.replicas[self.idx] = np.maximum(reps, 0).astype(st.replicas.dtype)
+        st.replicas[self.idx] = reps
 
     def _ready(self, sim, cohort: np.ndarray):
         if self.spec.startup > 0:
@@ -304,6 +328,7 @@ class Autoscaler:
         def serve() -> None:
             sim.state.replicas[self.idx] += cohort.astype(sim.state.replicas.dtype)
         sim.change(serve)
+        self._fresh += cohort.sum(1)
         self.pending -= cohort
         self._cohorts = [c for c in self._cohorts if c is not cohort]
 

@@ -20,6 +20,11 @@ def _svc(state: PlaneState, f: Fault) -> int:
 
 def _kill(state: PlaneState, f: Fault) -> None:
     i = _svc(state, f)
+    frozen = state.kill_counts.get(id(f))
+    if frozen is not None:  # the pods it killed stay killed when other faults or replicas change
+        state.killed[i] = np.minimum(state.killed[i] + frozen, state.replicas[i])
+        return
+    before = state.killed[i].copy()
     zones = state.compiled.zones
     running = np.maximum(state.replicas[i] - state.killed[i], 0)
     if f.zone is not None:
@@ -32,6 +37,7 @@ def _kill(state: PlaneState, f: Fault) -> None:
         z = int(np.argmax(running))
         running[z] -= 1
         state.killed[i, z] += 1
+    state.kill_counts[id(f)] = state.killed[i] - before
 
 
 def _zone(state: PlaneState, f: Fault) -> None:
@@ -107,5 +113,7 @@ INJECT: dict[str, Callable[[PlaneState, Fault], None]] = {
 def apply_faults(state: PlaneState, active: list[Fault]) -> None:
     """Rebuild every fault overlay from the faults active now, in the order they started."""
     state.clear_faults()
+    live = {id(f) for f in active}
+    state.kill_counts = {k: v for k, v in state.kill_counts.items() if k in live}
     for f in active:
         INJECT[f.kind](state, f)

@@ -35,6 +35,8 @@ class PlaneState:
     breaker_until: np.ndarray = field(init=False)   # [m] when an open breaker goes half-open
 
     version: int = 0  # bumped on every change, so engines know when a cached solution is stale
+    # per active kill-instances fault (by id): the pods it killed per zone, fixed at injection
+    kill_counts: dict[int, np.ndarray] = field(default_factory=dict)
 
     def touch(self) -> None:
         self.version += 1

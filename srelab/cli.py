@@ -465,12 +465,12 @@ def capacity_autoscalers(scenario: str, kinds: str, seed: int | None, as_json: b
     slo_names = list(rows[0]["slos"]) if rows else []
     for name in slo_names:
         table.add_column(f"{name}\nattainment / budget left", justify="right")
-    for col in ("replica-hours", "cost", "peak replicas", "scale ups / downs", "verdict"):
+    for col in ("replica-hours", "cost", "replicas mean / peak", "scale ups / downs", "verdict"):
         table.add_column(col, justify="right")
     for r in rows:
         cells = [f"{r['slos'][n]['attainment']:.3%} / {r['slos'][n]['budget_remaining']:.0%}" for n in slo_names]
         table.add_row(r["autoscaling"], *cells, f"{r['replica_hours']:,.0f}", f"{r['cost']:,.2f}",
-                      f"{r['peak_replicas']:.0f}", f"{r['scale_ups']} / {r['scale_downs']}",
+                      f"{r['mean_replicas']:.1f} / {r['peak_replicas']:.0f}", f"{r['scale_ups']} / {r['scale_downs']}",
                       "[green]passed[/]" if r["passed"] else "[red]failed[/]")
     out.print(table)
 

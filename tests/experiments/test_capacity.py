@@ -116,3 +116,46 @@ def test_bad_history_and_horizon_are_clear_errors(srelab, tmp_path):
     assert r.code == 2 and "hourly" in r.err_text
     r = srelab("capacity", "plan", "diurnal-peak", "--horizon", "soon")
     assert r.code == 2 and "--horizon" in r.err_text
+
+
+def test_bom_short_and_non_finite_histories(srelab, tmp_path):
+    y = seasonal_series(weeks=5, growth=0.0)
+    p = tmp_path / "excel.csv"
+    p.write_bytes(("\ufefft,rps\n" + "".join(f"{i * 3600},{v:.3f}\n" for i, v in enumerate(y))).encode("utf-8"))
+    assert srelab("capacity", "plan", "diurnal-peak", "--history", str(p), "--no-verify").code == 0
+    p.write_text("t,rps\n" + "".join(f"{i * 3600},{v:.3f}\n" for i, v in enumerate(y[:3 * WEEK])))
+    r = srelab("capacity", "plan", "diurnal-peak", "--history", str(p), "--no-verify")
+    assert r.code == 2 and "at least 4 weeks" in r.err_text
+    p.write_text("t,rps\n" + "".join(f"{i * 3600},{'nan' if i == 9 else v}\n" for i, v in enumerate(y)))
+    r = srelab("capacity", "plan", "diurnal-peak", "--history", str(p), "--no-verify")
+    assert r.code == 2 and "finite" in r.err_text
+
+
+def test_the_plan_sizes_for_the_forecast_entry_mix(tmp_path):
+    """The scenario splits traffic 50/50 over two entry points, the history 90/10: the service
+    behind ``a`` is sized for a's forecast, not for half the total."""
+    from experiments.capacity import plan_capacity
+    from scenarios.schema import Scenario
+    from topology import from_dict
+
+    topo = from_dict({"name": "two", "zones": ["zone-a", "zone-b"], "services": {
+        "a": {"entrypoint": True, "replicas": {"zone-a": 2, "zone-b": 2}, "concurrency": 4,
+              "service_time": {"mean": "10ms"}},
+        "b": {"entrypoint": True, "replicas": {"zone-a": 2, "zone-b": 2}, "concurrency": 4,
+              "service_time": {"mean": "10ms"}},
+        "db": {"replicas": {"zone-a": 2, "zone-b": 2}, "concurrency": 4, "service_time": {"mean": "10ms"}}},
+        "dependencies": [{"from": "a", "to": "db", "calls": 1.0, "mode": "sequential", "criticality": "hard"}]})
+    sc = Scenario.model_validate({"name": "mix", "topology": "inline", "duration": "10m",
+                                  "workload": {"rate": {"pattern": "constant", "rps": 200},
+                                               "entrypoints": {"a": 0.5, "b": 0.5}}})
+    h = np.arange(6 * WEEK)
+    shape = 1 + 0.3 * np.sin(2 * np.pi * h / 24)
+    p = tmp_path / "mix.csv"
+    p.write_text("t,a,b\n" + "".join(f"{i * 3600},{900 * v:.3f},{100 * v:.3f}\n" for i, v in enumerate(shape)))
+    plan = plan_capacity(sc, topo, history=p, horizon_days=7, verify=False)
+    a_peak = plan.entries["a"]["peak_rps"]
+    assert a_peak == pytest.approx(1170, rel=0.02)
+    assert plan.services["db"]["peak_rps"] == pytest.approx(a_peak, rel=0.02)
+    assert plan.services["b"]["peak_rps"] == pytest.approx(plan.entries["b"]["peak_rps"], rel=0.02)
+    # 1170 rps at 60 % of 400 rps per replica: 5 replicas, 5 per zone to survive the other's loss
+    assert plan.services["db"]["needed"] == 5 and plan.services["db"]["planned"] == 10

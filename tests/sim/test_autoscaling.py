@@ -293,3 +293,38 @@ def test_the_largest_metric_proposal_wins(run_sim):
     sc["policies"]["autoscaling"].pop("metrics")
     util_only = run_sim(TOPO, seed=3, **sc)
     assert int(util_only.sim.state.replicas[0].sum()) == 2
+
+
+KILLABLE = {"name": "one", "zones": ["zone-a", "zone-b", "zone-c"], "services": {
+    "api": {"entrypoint": True, "replicas": {"zone-a": 2, "zone-b": 2, "zone-c": 2},
+            "concurrency": 4, "service_time": {"mean": "10ms", "cv": 1.0}, "timeout": "2s", "queue_limit": 50}}}
+
+
+def test_killed_pods_are_replaced_and_stay_killed_across_other_faults(run_sim):
+    """Half the pods killed, then load triples: the HPA replaces them and scales out (lost pods
+    do not linger as pods without metrics), and a later unrelated fault does not kill again
+    from the larger fleet."""
+    run = run_sim(KILLABLE, seed=3, duration="15m", flow={"batch": 10, "tolerance": 0.01},
+                  workload={"rate": {"pattern": "step", "before": 1200, "after": 3600, "at": "3m"}},
+                  faults=[{"at": 60, "kind": "kill-instances", "service": "api", "fraction": 0.5},
+                          {"at": 600, "kind": "latency", "service": "api", "delay": "1ms", "duration": 60}],
+                  policies={"autoscaling": {"kind": "hpa", "target_utilization": 0.5, "min": 6, "max": 60,
+                                            "services": ["api"], "startup": "30s"}})
+    st = run.sim.state
+    assert st.killed[0].tolist() == [1, 1, 1]                  # 3 of the 6 deployed, fixed at injection
+    # 3600 rps at 50 % of 400 rps per replica: 18 serving
+    assert int(st.up_replicas()[0].sum()) == 18
+    assert run.result["services"]["api"]["availability"] > 0.97
+
+
+def test_new_pods_are_not_credited_with_the_old_fleets_load(run_sim):
+    """A step to 1200 rps needs 6 replicas at 50 %; the count settles there without overshoot
+    (pods that have just become ready count as not ready for one sync, as in the HPA)."""
+    run = run_sim(KILLABLE, seed=3, duration="12m", flow={"batch": 10, "tolerance": 0.01},
+                  workload={"rate": {"pattern": "step", "before": 100, "after": 1200, "at": "1m"}},
+                  policies={"autoscaling": {"kind": "hpa", "target_utilization": 0.5, "min": 1, "max": 60,
+                                            "services": ["api"], "startup": "30s",
+                                            "behavior": {"scale_down": {"stabilization_window": 0}}}})
+    reps, t = _serving(run)
+    assert reps.max() <= 7
+    assert reps[t > 300].min() == 6 and reps[t > 300].max() <= 7
