@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Protocol, Sequence
 
 
@@ -13,6 +14,17 @@ class TimedRow(Protocol):
     baseline: str
     ratio: float
     note: str
+
+
+@dataclass
+class Row:
+    """A plain :class:`TimedRow`."""
+    size: int
+    step: str
+    seconds: float
+    baseline: str
+    ratio: float
+    note: str = ""
 
 
 def fmt_time(seconds: float) -> str:

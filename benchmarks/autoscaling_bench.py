@@ -14,21 +14,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import time
-from dataclasses import dataclass
 
+from benchmarks._common import Row, print_table
 from scenarios import bind, load
 from scenarios.schema import Autoscaling
 from sim import Simulation
 
-
-@dataclass
-class Row:
-    size: int
-    step: str
-    seconds: float
-    baseline: str
-    ratio: float
-    note: str
 
 
 def _timed(sc, topo) -> tuple[float, dict]:
@@ -39,7 +30,6 @@ def _timed(sc, topo) -> tuple[float, dict]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from benchmarks._common import print_table
 
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--hours", type=float, default=6.0)

@@ -22,7 +22,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable
 
@@ -30,19 +30,10 @@ import networkx as nx
 import yaml
 
 import topology
-from benchmarks._common import print_table
+from benchmarks._common import Row, print_table
 from topology import analysis
 from topology.catalog import FLEET_SEED, FLEET_SIZE
 
-
-@dataclass
-class Row:
-    size: int
-    step: str
-    seconds: float
-    baseline: str
-    ratio: float
-    note: str = ""
 
 
 def best_of(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:

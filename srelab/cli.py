@@ -348,21 +348,13 @@ def run(scenario: str, engine: str | None, seed: int | None, duration: str | Non
 
     Exit code 0 when every assertion held, 1 when one failed.
     """
-    from pydantic import ValidationError
-
-    from scenarios import bind, load
+    from scenarios import bind
     from sim import Simulation
     from sim.replicate import run as run_scenario
     from sim.result import write_json, write_junit
-    from srelab.errors import ScenarioError, from_validation_error
     from srelab.runview import print_summary
 
-    sc = load(scenario)
-    if duration is not None or engine is not None or seed is not None:
-        try:
-            sc = sc.with_overrides(duration=duration, engine=engine, seed=seed)
-        except ValidationError as exc:
-            raise from_validation_error(exc, source="--duration/--engine/--seed", kind=ScenarioError) from None
+    sc = _load_scenario(scenario, duration=duration, engine=engine, seed=seed)
     topo = bind(sc)
     progress_cb, bar = _progress(sc.duration, quiet)
     details: dict | None = None
@@ -390,6 +382,22 @@ def run(scenario: str, engine: str | None, seed: int | None, duration: str | Non
     else:
         print_summary(result, details)
     return 0 if result["passed"] else 1
+
+
+def _load_scenario(scenario: str, *, duration: str | None, engine: str | None, seed: int | None):
+    """A scenario by path or built-in name, with ``--duration``/``--engine``/``--seed`` applied."""
+    from pydantic import ValidationError
+
+    from scenarios import load
+    from srelab.errors import ScenarioError, from_validation_error
+
+    sc = load(scenario)
+    if duration is not None or engine is not None or seed is not None:
+        try:
+            sc = sc.with_overrides(duration=duration, engine=engine, seed=seed)
+        except ValidationError as exc:
+            raise from_validation_error(exc, source="--duration/--engine/--seed", kind=ScenarioError) from None
+    return sc
 
 
 def _write_run_folder(out_dir: Path, sc, result: dict, sim) -> None:
@@ -568,25 +576,17 @@ def alerts_compare(scenario: str, engine: str | None, seed: int | None, duration
     compares alerting strategies. An event is a stretch whose burn rate is above 1; it is
     significant when it spends at least --significance percent of the window's budget.
     """
-    from pydantic import ValidationError
-
-    from scenarios import bind, load
+    from scenarios import bind
     from sim import Simulation
     from sim.alertcompare import compare
     from srelab.alertview import print_comparison
-    from srelab.errors import ScenarioError, from_validation_error
     from srelab.units import parse_duration
 
     try:
         gap = parse_duration(merge_gap)
     except ValueError as exc:
         raise InputError(str(exc), field="--merge-gap") from None
-    sc = load(scenario)
-    if duration is not None or engine is not None or seed is not None:
-        try:
-            sc = sc.with_overrides(duration=duration, engine=engine, seed=seed)
-        except ValidationError as exc:
-            raise from_validation_error(exc, source="--duration/--engine/--seed", kind=ScenarioError) from None
+    sc = _load_scenario(scenario, duration=duration, engine=engine, seed=seed)
     if not sc.slos:
         raise InputError("the scenario has no SLOs, so there is nothing to alert on", source=sc.source,
                          field="slos")
