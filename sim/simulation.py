@@ -25,6 +25,7 @@ from sim.alerting import AlertEvaluator
 from sim.compiled import Compiled, compile_topology
 from sim.faults import apply_faults
 from sim.flow import FlowEngine
+from sim.incidents import IncidentManager
 from sim.plane import DataPlane, Window
 from sim.recorder import Recorder
 from sim.resilience import Breakers
@@ -100,6 +101,8 @@ class Simulation:
         self.engine_name = engine or scenario.engine
         self.engine = make_engine(self.engine_name, self)
         self.controllers: list[Controller] = [AlertEvaluator(scenario.policies.alerting)]
+        self.incident_manager = IncidentManager(scenario.policies.incident_response)
+        self.controllers.append(self.incident_manager)
         self.active_faults: list[Fault] = []
         self.events: list[dict[str, Any]] = []
         self.alerts: list[dict[str, Any]] = []
@@ -244,6 +247,7 @@ class Simulation:
             "slos": self.slo.summary(self.duration),
             "services": services,
             "alerts": self.alerts, "incidents": self.incidents, "policy_actions": self.policy_actions,
+            "incident_response": self.incident_manager.finish(self),
         }
         result["assertions"] = evaluate_assertions(self.scenario.assertions, result)
         result["passed"] = all(a["passed"] for a in result["assertions"])

@@ -1,0 +1,254 @@
+"""Responders: automated remediation runbooks and the on-call human model.
+
+An incident's diagnosed cause picks the mitigation:
+
+| cause                                              | action    | effect on the simulated state                      |
+| -------------------------------------------------- | --------- | -------------------------------------------------- |
+| kill-instances                                     | restart   | ends the fault: the killed replicas serve again    |
+| bad-deploy                                         | rollback  | reverts the service's bad releases                 |
+| zone-outage, network-partition                     | failover  | drains the failed zone(s): their replicas start in the healthy zones |
+| cpu-throttle, traffic-spike, overload (no fault)   | scale-out | replicas x factor on the root services             |
+| latency, error-rate, dependency-blackhole, region-outage | fix | ends the fault (by hand only: no runbook)       |
+
+Automation runs the matched runbook as soon as the page fires (``duration``,
+then success with ``success_probability``; new replicas serve after
+``startup``) and verifies that the incident's SLOs stopped burning (burn rate
+below 1 over ``verify``). Otherwise the page goes to the on-call human:
+acknowledge (escalated to the secondary after ``escalation_timeout``),
+diagnose, mitigate with the same action, verify; when that does not stop the
+errors, the human fixes the cause itself (ends its faults). Step times are
+lognormal with the configured medians; every draw comes from the run's
+``responders`` random stream. Toil is the human's time from acknowledgement
+until the mitigation is verified (or the run ends).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from scenarios.schema import DEFAULT_RUNBOOKS, Fault, IncidentResponse, ResponseTime, Runbook
+
+if TYPE_CHECKING:
+    from sim.incidents import Incident, IncidentManager
+
+__all__ = ["Responders", "Step", "ACTION_FOR", "affected_services", "plan_for"]
+
+ACTION_FOR = {
+    "kill-instances": "restart", "bad-deploy": "rollback",
+    "zone-outage": "failover", "network-partition": "failover",
+    "cpu-throttle": "scale-out", "traffic-spike": "scale-out",
+    "latency": "fix", "error-rate": "fix", "dependency-blackhole": "fix", "region-outage": "fix",
+}
+_FIX = Runbook(duration=0.0, success_probability=1.0)
+
+
+@dataclass
+class Step:
+    """One mitigation: an action on some faults (restart, rollback, failover, fix) or services (scale-out)."""
+
+    action: str
+    faults: list[Fault] = field(default_factory=list)
+    services: list[str] = field(default_factory=list)
+
+    @property
+    def target(self) -> str:
+        return ", ".join([f.label for f in self.faults] + self.services)
+
+
+def affected_services(sim, f: Fault) -> set[str]:
+    """Services a fault acts on: its service, a blackhole's two ends, a zone's replicas, the
+    entry points of a traffic spike."""
+    c = sim.compiled
+    if f.kind in ("zone-outage", "region-outage", "network-partition"):
+        zones = [f.zone] if f.zone else (f.zones or list(c.zones))
+        cols = [c.zones.index(z) for z in zones]
+        return {c.names[i] for i in np.flatnonzero(sim.state.replicas[:, cols].sum(1) > 0)}
+    if f.kind == "dependency-blackhole":
+        return {f.source, f.target}  # type: ignore[arg-type]
+    if f.kind == "traffic-spike":
+        return set(f.entrypoints or [c.names[i] for i in np.flatnonzero(c.entry)])
+    return {f.service} if f.service else set()
+
+
+def plan_for(sim, manager: "IncidentManager", inc: "Incident") -> list[Step]:
+    """The mitigation steps for an incident's diagnosed cause, one per action."""
+    steps: dict[str, Step] = {}
+    for f in inc.faults:
+        action = ACTION_FOR[f.kind]
+        step = steps.setdefault(action, Step(action))
+        if action == "scale-out":
+            svc = sorted(affected_services(sim, f) if f.kind == "cpu-throttle" else inc.roots)
+            step.services = sorted(set(step.services) | set(svc))
+        step.faults.append(f)
+    if not inc.faults and inc.record["cause"].startswith("overload:"):
+        steps["scale-out"] = Step("scale-out", services=sorted(inc.roots))
+    return list(steps.values())
+
+
+class Responders:
+    """Runs automation and the on-call human for each incident (SimPy processes)."""
+
+    def __init__(self, config: IncidentResponse, rng: np.random.Generator, manager: "IncidentManager") -> None:
+        self.config = config
+        self.rng = rng
+        self.manager = manager
+        self._engaged: dict[int, tuple["Incident", float]] = {}  # humans at work: incident, acknowledged at
+
+    def engage(self, sim, inc: "Incident", plan: list[Step]) -> None:
+        if self.config.automation is not None or self.config.on_call is not None:
+            sim.env.process(self._respond(sim, inc, plan))
+
+    def finish(self, end: float) -> None:
+        """Humans still at work when the run ends: their toil runs to the end."""
+        for inc, ack in self._engaged.values():
+            inc.record["toil_minutes"] = (end - ack) / 60.0
+        self._engaged.clear()
+
+    # -- processes ----------------------------------------------------------------
+    def _respond(self, sim, inc: "Incident", plan: list[Step]):
+        auto = self.config.automation
+        steps = [s for s in plan if auto is not None and s.action in auto.runbooks]
+        if auto is not None and steps:
+            inc.record["responder"] = "automation"
+            for step in steps:
+                rb = auto.runbooks[step.action]
+                yield sim.env.timeout(rb.duration)
+                if inc.mitigated:
+                    return
+                inc.busy = True
+                yield from self._apply(sim, inc, step, rb, "automation")
+            at = float(sim.env.now)
+            ok = yield from self._verify(sim, inc, auto.verify)
+            inc.busy = False
+            if ok:
+                self.manager.mitigate(sim, inc, at, "automation")
+                return
+            if inc.mitigated:
+                return
+        if self.config.on_call is not None:
+            yield from self._human(sim, inc, plan)
+
+    def _human(self, sim, inc: "Incident", plan: list[Step]):
+        oc = self.config.on_call
+        assert oc is not None
+        who = "primary"
+        inc.record["responder"] = who
+        sim.log("page-sent", target=f"{inc.record['id']} to the primary on-call")
+        ack = self._draw(oc.acknowledge)
+        if ack > oc.escalation_timeout:
+            yield sim.env.timeout(oc.escalation_timeout)
+            who = "secondary"
+            inc.record.update(responder=who, escalated=True)
+            sim.log("incident-escalated", target=f"{inc.record['id']} to the secondary on-call")
+            ack = self._draw(oc.acknowledge)
+        yield sim.env.timeout(ack)
+        acked = float(sim.env.now)
+        inc.record["acknowledged_at"] = acked
+        sim.log("incident-acknowledged", target=f"{inc.record['id']} by the {who}")
+        if inc.mitigated:
+            return
+        key = id(inc)
+        self._engaged[key] = (inc, acked)
+        yield sim.env.timeout(self._draw(oc.diagnose))
+        steps = list(plan)
+        if inc.faults and any(s.action != "fix" for s in steps):
+            steps.append(Step("fix", faults=list(inc.faults)))  # the runbook did not do it: fix the cause
+        for step in steps:
+            if inc.mitigated:
+                break
+            yield sim.env.timeout(self._draw(oc.mitigate))
+            if inc.mitigated:
+                break
+            inc.busy = True
+            yield from self._apply(sim, inc, step, self._runbook(step.action), who)
+            at = float(sim.env.now)
+            ok = yield from self._verify(sim, inc, oc.verify)
+            inc.busy = False
+            if ok:
+                self.manager.mitigate(sim, inc, at, who)
+        while not inc.mitigated:  # nothing left to try: stay on it until the errors stop
+            yield sim.env.timeout(60.0)
+        inc.record["toil_minutes"] = (max(float(sim.env.now), acked) - acked) / 60.0
+        self._engaged.pop(key, None)
+
+    def _runbook(self, action: str) -> Runbook:
+        if action == "fix":
+            return _FIX
+        auto = self.config.automation
+        return (auto.runbooks.get(action) if auto is not None else None) or DEFAULT_RUNBOOKS[action]
+
+    def _draw(self, rt: ResponseTime) -> float:
+        if rt.median <= 0:
+            return 0.0
+        return float(self.rng.lognormal(np.log(rt.median), rt.sigma))
+
+    def _verify(self, sim, inc: "Incident", seconds: float):
+        """Wait ``seconds``, then: did every SLO of the incident stop burning budget over them?"""
+        yield sim.env.timeout(seconds)
+        sim.sync()
+        return all(self.manager.burn(sim, i, seconds) < 1.0 for i in inc.slos)
+
+    def _apply(self, sim, inc: "Incident", step: Step, rb: Runbook, by: str):
+        """Run one action: it works with the runbook's probability; new replicas serve after ``startup``."""
+        ok = step.action == "fix" or bool(self.rng.random() < rb.success_probability)
+        if ok and step.action in ("failover", "scale-out") and rb.startup > 0:
+            yield sim.env.timeout(rb.startup)
+        if ok:
+            if step.action in ("restart", "rollback", "fix"):
+                for f in step.faults:
+                    if step.action != "rollback" or f.kind == "bad-deploy":
+                        inc.own_reverts.add(id(f))
+                        sim.revert(f, event=f"remediation-{step.action}")
+            elif step.action == "failover":
+                self._failover(sim, step)
+            else:
+                self._scale_out(sim, step, rb.factor)
+        outcome = "applied" if ok else "failed"
+        at = float(sim.env.now)
+        entry: dict[str, Any] = {"at": at, "action": step.action, "target": step.target, "by": by,
+                                 "outcome": outcome}
+        inc.record["actions"].append(entry)
+        sim.policy_actions.append({"at": at, "policy": "remediation" if by == "automation" else "on-call",
+                                   "action": step.action, "target": step.target,
+                                   "reason": f"{inc.record['id']} ({inc.record['cause']}): {outcome}"})
+        if not ok or step.action in ("failover", "scale-out"):
+            sim.log(f"remediation-{step.action}", target=f"{step.target} ({outcome}, {by})")
+
+    @staticmethod
+    def _failover(sim, step: Step) -> None:
+        """Drain the failed zones: their replicas start in the healthy zones, spread evenly."""
+        c = sim.compiled
+        drain: set[int] = set()
+        for f in step.faults:
+            if f.kind == "zone-outage":
+                drain.add(c.zones.index(f.zone))
+            else:  # a partition: keep the side with the most replicas
+                idx = [c.zones.index(z) for z in f.zones or []]
+                keep = max(idx, key=lambda z: int(sim.state.replicas[:, z].sum()))
+                drain |= set(idx) - {keep}
+        healthy = [z for z in range(len(c.zones)) if z not in drain and sim.state.zone_up[z]]
+        if not drain or not healthy:
+            return
+        cols = sorted(drain)
+
+        def mutate() -> None:
+            r = sim.state.replicas
+            moved = r[:, cols].sum(1)
+            r[:, cols] = 0
+            base, extra = np.divmod(moved, len(healthy))
+            r[:, healthy] += base[:, None] + (np.arange(len(healthy))[None, :] < extra[:, None])
+
+        sim.change(mutate)
+
+    @staticmethod
+    def _scale_out(sim, step: Step, factor: float) -> None:
+        idx = [sim.compiled.index[s] for s in step.services]
+
+        def mutate() -> None:
+            r = sim.state.replicas
+            r[idx] = np.ceil(r[idx] * factor).astype(r.dtype)
+
+        sim.change(mutate)
