@@ -1,10 +1,11 @@
 """Pages, alert correlation and incidents (a control-plane :class:`~sim.simulation.Controller`).
 
 Every alert of severity ``page`` is a page. A page is grouped into an open
-incident when the two share a root cause upstream in the dependency graph, or
-when it fires within ``correlation_window`` of the incident's last page on a
-service connected to the incident's services through the graph (one calls the
-other, directly or not). Otherwise it opens a new incident.
+incident when the two share a root cause upstream in the dependency graph; or,
+when the root cause of either could not be localised, when it fires within
+``correlation_window`` of the incident's last page on a service connected to
+the incident's services through the graph (one calls the other, directly or
+not). Otherwise it opens a new incident.
 
 Root causes are localised the way a topology-aware correlation engine does it:
 the *unhealthy* services (error ratio over the last ``lookback`` at least
@@ -160,8 +161,11 @@ class IncidentManager:
         for inc in self.incidents:
             if inc.resolved:
                 continue
+            # shared localised root cause; or, where a side could not be localised (its roots are
+            # just its SLO services), a page close in time on a service connected through the graph
             related = bool(roots & inc.roots) or (
-                now - inc.last_page <= self.config.correlation_window
+                (roots == {service} or inc.roots <= inc.services)
+                and now - inc.last_page <= self.config.correlation_window
                 and any(self.connected(sim, service, s) for s in inc.services))
             if related:
                 self._join(sim, inc, alert_index, slo_i, service, roots)
@@ -183,7 +187,7 @@ class IncidentManager:
         inc.faults = self.diagnose(sim, inc.services, inc.roots)
         started = self._started(sim, inc, detected)
         inc.record.update({
-            "id": f"INC-{len(self.incidents) + 1}", "cause": self._cause(sim, inc),
+            "id": f"INC-{len(self.incidents) + 1}", "cause": self.cause(sim, inc),
             "started_at": started, "detected_at": detected, "mitigated_at": None, "resolved_at": None,
             "auto_remediated": False,
             "acknowledged_at": None, "responder": None, "escalated": False,
@@ -195,7 +199,7 @@ class IncidentManager:
         sim.incidents.append(inc.record)
         sim.log("incident-opened", target=f"{inc.record['id']} {inc.record['cause']}")
         assert self.responders is not None
-        self.responders.engage(sim, inc, plan_for(sim, self, inc))
+        self.responders.engage(sim, inc, plan_for(sim, inc, inc.faults))
 
     def _join(self, sim, inc: Incident, alert_index: int, slo_i: int, service: str, roots: set[str]) -> None:
         alert = sim.alerts[alert_index]
@@ -212,7 +216,7 @@ class IncidentManager:
         inc.record["root_services"] = sorted(inc.roots)
         sim.log("page-correlated", target=f"{name} {alert['rule']} -> {inc.record['id']}")
 
-    def _cause(self, sim, inc: Incident) -> str:
+    def cause(self, sim, inc: Incident) -> str:
         if inc.faults:
             return ", ".join(f.label for f in inc.faults)
         _, overload = self.unhealthy(sim)
@@ -275,12 +279,11 @@ class IncidentManager:
             if inc.resolved:
                 continue
             if not inc.mitigated and not inc.busy:
-                if inc.faults:
-                    live = {id(f) for f in sim.active_faults}
-                    ended = [f for f in inc.faults if id(f) not in live]
-                    if len(ended) == len(inc.faults) and not any(id(f) in inc.own_reverts for f in ended):
-                        self.mitigate(sim, inc, max(self.fault_end.get(id(f), now) for f in ended), "fault-ended")
-                elif now - inc.record["detected_at"] >= QUIET and all(
+                live = {id(f) for f in sim.active_faults}
+                ended = [f for f in inc.faults if id(f) not in live]
+                if inc.faults and len(ended) == len(inc.faults) and not any(id(f) in inc.own_reverts for f in ended):
+                    self.mitigate(sim, inc, max(self.fault_end.get(id(f), now) for f in ended), "fault-ended")
+                elif len(ended) == len(inc.faults) and now - inc.record["detected_at"] >= QUIET and all(
                         self.burn(sim, i, QUIET) < 1.0 for i in inc.slos):
                     self.mitigate(sim, inc, now - QUIET, "errors-stopped")
             if inc.mitigated and all(a["resolved_at"] is not None for a in inc.alerts):

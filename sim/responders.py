@@ -73,17 +73,17 @@ def affected_services(sim, f: Fault) -> set[str]:
     return {f.service} if f.service else set()
 
 
-def plan_for(sim, manager: "IncidentManager", inc: "Incident") -> list[Step]:
-    """The mitigation steps for an incident's diagnosed cause, one per action."""
+def plan_for(sim, inc: "Incident", faults: list[Fault]) -> list[Step]:
+    """The mitigation steps for diagnosed faults (or, with none, an overload), one per action."""
     steps: dict[str, Step] = {}
-    for f in inc.faults:
+    for f in faults:
         action = ACTION_FOR[f.kind]
         step = steps.setdefault(action, Step(action))
         if action == "scale-out":
             svc = sorted(affected_services(sim, f) if f.kind == "cpu-throttle" else inc.roots)
             step.services = sorted(set(step.services) | set(svc))
         step.faults.append(f)
-    if not inc.faults and inc.record["cause"].startswith("overload:"):
+    if not faults and inc.record["cause"].startswith("overload:"):
         steps["scale-out"] = Step("scale-out", services=sorted(inc.roots))
     return list(steps.values())
 
@@ -153,26 +153,46 @@ class Responders:
         key = id(inc)
         self._engaged[key] = (inc, acked)
         yield sim.env.timeout(self._draw(oc.diagnose))
-        steps = list(plan)
-        if inc.faults and any(s.action != "fix" for s in steps):
-            steps.append(Step("fix", faults=list(inc.faults)))  # the runbook did not do it: fix the cause
-        for step in steps:
+        steps = self._with_fix(plan, inc.faults)
+        while True:
+            for step in steps:
+                if inc.mitigated:
+                    break
+                yield sim.env.timeout(self._draw(oc.mitigate))
+                if inc.mitigated:
+                    break
+                inc.busy = True
+                yield from self._apply(sim, inc, step, self._runbook(step.action), who)
+                at = float(sim.env.now)
+                ok = yield from self._verify(sim, inc, oc.verify)
+                inc.busy = False
+                if ok:
+                    self.manager.mitigate(sim, inc, at, who)
             if inc.mitigated:
                 break
-            yield sim.env.timeout(self._draw(oc.mitigate))
-            if inc.mitigated:
+            # the errors go on: look again for causes not yet handled
+            known = {id(f) for f in inc.faults}
+            for s in inc.services:
+                inc.roots |= self.manager.localise(sim, s)
+            new = [f for f in self.manager.diagnose(sim, inc.services, inc.roots) if id(f) not in known]
+            if not new:
                 break
-            inc.busy = True
-            yield from self._apply(sim, inc, step, self._runbook(step.action), who)
-            at = float(sim.env.now)
-            ok = yield from self._verify(sim, inc, oc.verify)
-            inc.busy = False
-            if ok:
-                self.manager.mitigate(sim, inc, at, who)
+            yield sim.env.timeout(self._draw(oc.diagnose))
+            inc.faults.extend(new)
+            inc.record.update(cause=self.manager.cause(sim, inc), root_services=sorted(inc.roots))
+            sim.log("incident-rediagnosed", target=f"{inc.record['id']} {inc.record['cause']}")
+            steps = self._with_fix(plan_for(sim, inc, new), new)
         while not inc.mitigated:  # nothing left to try: stay on it until the errors stop
             yield sim.env.timeout(60.0)
         inc.record["toil_minutes"] = (max(float(sim.env.now), acked) - acked) / 60.0
         self._engaged.pop(key, None)
+
+    @staticmethod
+    def _with_fix(plan: list[Step], faults: list[Fault]) -> list[Step]:
+        """The plan, then fixing the faults by hand in case its runbooks do not stop the errors."""
+        if faults and any(s.action != "fix" for s in plan):
+            return [*plan, Step("fix", faults=list(faults))]
+        return list(plan)
 
     def _runbook(self, action: str) -> Runbook:
         if action == "fix":
