@@ -308,6 +308,8 @@ class IncidentManager:
             r["budget_consumed"] = {sim.scenario.slos[i].name: self.budget_consumed(
                 sim, i, r["started_at"], r["mitigated_at"] if r["mitigated_at"] is not None else end)
                 for i in inc.slos}
+            r["budget_to_detect"] = {sim.scenario.slos[i].name: self.budget_consumed(
+                sim, i, r["started_at"], r["detected_at"]) for i in inc.slos}
         recs = [inc.record for inc in self.incidents]
 
         def mean(key: str) -> float | None:
