@@ -113,15 +113,17 @@ class Responders:
         steps = [s for s in plan if auto is not None and s.action in auto.runbooks]
         if auto is not None and steps:
             inc.record["responder"] = "automation"
+            ok = True
             for step in steps:
                 rb = auto.runbooks[step.action]
                 yield sim.env.timeout(rb.duration)
                 if inc.mitigated:
                     return
                 inc.busy = True
-                yield from self._apply(sim, inc, step, rb, "automation")
+                ok = (yield from self._apply(sim, inc, step, rb, "automation")) and ok
             at = float(sim.env.now)
-            ok = yield from self._verify(sim, inc, auto.verify)
+            if ok:  # a runbook that reports failure pages the human at once
+                ok = yield from self._verify(sim, inc, auto.verify)
             inc.busy = False
             if ok:
                 self.manager.mitigate(sim, inc, at, "automation")
@@ -162,9 +164,10 @@ class Responders:
                 if inc.mitigated:
                     break
                 inc.busy = True
-                yield from self._apply(sim, inc, step, self._runbook(step.action), who)
+                ok = yield from self._apply(sim, inc, step, self._runbook(step.action), who)
                 at = float(sim.env.now)
-                ok = yield from self._verify(sim, inc, oc.verify)
+                if ok:
+                    ok = yield from self._verify(sim, inc, oc.verify)
                 inc.busy = False
                 if ok:
                     self.manager.mitigate(sim, inc, at, who)
@@ -236,6 +239,7 @@ class Responders:
                                    "reason": f"{inc.record['id']} ({inc.record['cause']}): {outcome}"})
         if not ok or step.action in ("failover", "scale-out"):
             sim.log(f"remediation-{step.action}", target=f"{step.target} ({outcome}, {by})")
+        return ok
 
     @staticmethod
     def _failover(sim, step: Step) -> None:
