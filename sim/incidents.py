@@ -8,8 +8,10 @@ the incident's services through the graph (one calls the other, directly or
 not). Otherwise it opens a new incident.
 
 Root causes are localised the way a topology-aware correlation engine does it:
-the *unhealthy* services (error ratio over the last ``lookback`` at least
-``min_error_ratio``) in the alerting SLO service's dependency closure (itself
+the *unhealthy* services (over the last ``lookback``, an error ratio of at
+least ``min_error_ratio``, or as large a share of the calls into them failing:
+a slow service errs little itself, its callers time out) in the alerting SLO
+service's dependency closure (itself
 and everything it calls, directly or not) that have no unhealthy dependency of
 their own. The incident's cause is then diagnosed from the faults active in
 the simulation that touch those services (or, failing that, the closure); the
@@ -25,6 +27,7 @@ have resolved.
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,6 +79,7 @@ class IncidentManager:
         self._live: dict[int, Fault] = {}
         self._seen = 0
         self._closure: dict[str, frozenset[str]] = {}
+        self._edges: deque[tuple[float, np.ndarray, np.ndarray]] = deque()  # (window end, tries, failures)
         self.responders: Responders | None = None
 
     # -- controller -----------------------------------------------------------
@@ -95,6 +99,10 @@ class IncidentManager:
         for k in self._live.keys() - now.keys():
             self.fault_end[k] = w.t0
         self._live = now
+        end = w.t0 + w.ticks * sim.tick
+        self._edges.append((end, np.asarray(w.edge_tries, float), np.asarray(w.edge_failures, float)))
+        while self._edges and self._edges[0][0] <= end - self.config.lookback:
+            self._edges.popleft()
 
     def _loop(self, sim, step: float):
         while True:
@@ -128,7 +136,8 @@ class IncidentManager:
         return a in self.closure(sim, b) or b in self.closure(sim, a)
 
     def unhealthy(self, sim) -> tuple[np.ndarray, np.ndarray]:
-        """Per service over the last ``lookback``: unhealthy mask and share of errors from overload."""
+        """Per service over the last ``lookback``: unhealthy (its own error ratio, or the failure ratio
+        of the calls into it, at least ``min_error_ratio``) and the share of its errors from overload."""
         rec = sim.recorder
         end_tick = sim.now_tick()
         back = int(round(self.config.lookback / sim.tick))
@@ -136,10 +145,18 @@ class IncidentManager:
         arr = rec.arrivals[s0:s1].sum(0, dtype=np.float64)
         err = rec.errors[s0:s1].sum(0, dtype=np.float64)          # [n, K]
         total = err.sum(1)
+        c = sim.compiled
+        tries, fails = np.zeros(c.m), np.zeros(c.m)
+        for _, t, f in self._edges:
+            tries += t
+            fails += f
+        into_tries = np.bincount(c.dst, tries, minlength=c.n)
+        into_fails = np.bincount(c.dst, fails, minlength=c.n)
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = np.where(arr > 0, total / arr, 0.0)
+            calls = np.where(into_tries > 0, into_fails / into_tries, 0.0)
             overload = np.where(total > 0, err[:, _OVERLOAD] / total, 0.0)
-        return ratio >= self.config.min_error_ratio, overload
+        return np.maximum(ratio, calls) >= self.config.min_error_ratio, overload
 
     def localise(self, sim, service: str) -> set[str]:
         """Unhealthy services in the closure with no unhealthy dependency; the service itself when

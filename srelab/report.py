@@ -9,7 +9,9 @@ scenario give the same post-mortem:
 - mitigation was slow when it took longer than ``SLOW_MITIGATION`` from the
   cause's start, or never happened in the run;
 - action items: a single point of failure among the root causes, slow
-  detection, retry amplification on a path through a root cause, a bad
+  detection, retry amplification (structural, on a path through a root cause,
+  or observed: the root cause's load rising during the incident without a
+  traffic spike), a bad
   release without a canary, a mitigation done by hand that a runbook covers,
   a runbook that failed, an escalation.
 """
@@ -21,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from srelab.errors import InputError
 from srelab.yamlio import write_atomic
 
@@ -29,6 +33,7 @@ __all__ = ["RunFolder", "load_run", "render", "write_report", "DETECTION_BUDGET"
 DETECTION_BUDGET = 0.02      # share of the window budget an incident may spend before it pages
 SLOW_MITIGATION = 1800.0     # seconds from the cause's start to mitigation
 RETRY_AMPLIFICATION = 3.0    # worst-case load multiplier along a path that calls for a retry budget
+RETRY_LOAD_RISE = 1.1        # load on a root cause during an incident against before it, without a spike
 
 
 @dataclass
@@ -39,6 +44,21 @@ class RunFolder:
     errors_by_cause: dict[str, dict[str, float]]
     scenario: Any            # scenarios.schema.Scenario
     topology: Any            # topology.Topology
+    series: dict[str, Any] | None = None   # series.npz (arrivals per sample and service), when written
+
+    def load_ratio(self, service: str, t0: float, t1: float, before: float = 600.0) -> float | None:
+        """Peak one-minute mean of the arrivals at ``service`` over [t0, t1) against their mean over the
+        ``before`` seconds ahead of t0."""
+        if self.series is None or service not in self.series["index"]:
+            return None
+        arr, dt = self.series["arrivals"][:, self.series["index"][service]], self.series["interval"]
+        a, b, c = int(max(0.0, t0 - before) // dt), int(t0 // dt), int(-(-t1 // dt))
+        base, during = arr[a:b], arr[b:c]
+        k = max(1, int(round(60.0 / dt)))
+        if base.size == 0 or during.size < k or base.mean() <= 0:
+            return None
+        peak = np.convolve(during, np.ones(k) / k, mode="valid").max()
+        return float(peak / base.mean())
 
 
 def _read_json(path: Path) -> Any:
@@ -67,8 +87,17 @@ def load_run(run_dir: str | Path) -> RunFolder:
                          "`srelab run SCENARIO --out DIR`", source=d / "result.json")
     details = _read_json(d / "events.json") if (d / "events.json").is_file() else {}
     scenario = load(d / "scenario.yaml")
+    series = None
+    if (d / "series.npz").is_file():
+        try:
+            with np.load(d / "series.npz") as z:
+                series = {"index": {str(n): k for k, n in enumerate(z["services"])},
+                          "arrivals": z["arrivals"], "interval": float(z["interval"])}
+        except (OSError, ValueError, KeyError) as exc:
+            raise InputError(f"cannot read it ({exc}); re-run `srelab run SCENARIO --out DIR`",
+                             source=d / "series.npz") from None
     return RunFolder(d, result, details.get("events", []), details.get("errors_by_cause", {}), scenario,
-                     bind(scenario))
+                     bind(scenario), series)
 
 
 # -- formatting -------------------------------------------------------------------
@@ -339,6 +368,12 @@ def _judgements(run: RunFolder) -> tuple[list[str], list[str], list[str]]:
             elif s in critical:
                 item(f"Give the callers of {s} a fallback or make the dependency soft: losing it fails "
                      f"{critical[s]['entrypoints_failed']} entry point(s) ({iid}).")
+            ratio = run.load_ratio(s, i["started_at"], i["mitigated_at"] if i["mitigated_at"] is not None
+                                   else r["sim_seconds"])
+            spike = any(f.kind == "traffic-spike" for f in _faults_of(run, i))
+            if ratio is not None and ratio >= RETRY_LOAD_RISE and not spike:
+                item(f"Add a retry budget (fewer retries, longer backoff) on the calls into {s}: its load peaked "
+                     f"at {ratio:.2f}x its level before {iid} with no traffic spike behind it.")
             for e, amp in amps.items():
                 if s in amp["path"] and amp["multiplier"] >= RETRY_AMPLIFICATION:
                     item(f"Add a retry budget on {' -> '.join(amp['path'])}: retries can multiply the load on "

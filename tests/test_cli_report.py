@@ -100,3 +100,14 @@ def _folder(result_text: str):
 def test_a_folder_that_is_not_a_run_is_a_clear_error(tmp_path, srelab, make, message):
     res = srelab("report", make(tmp_path))
     assert res.code == 2 and message in res.err_text and "Traceback" not in res.stderr
+
+
+def test_retry_storm_report_asks_for_a_retry_budget(tmp_path, srelab):
+    """The throttled catalog errs little itself (its callers time out): the failing calls into it
+    localise the root cause, and its load peaking above the level before the fault is amplification."""
+    assert srelab("run", "retry-storm", "--duration", "35m", "--out", tmp_path / "rs", "-q").code == 1
+    text = srelab("report", tmp_path / "rs", "-o", "-").stdout
+    assert "Correlation localised the root cause to productcatalogservice" in _section(text, "Root cause")
+    item = re.search(r"Add a retry budget .* on the calls into productcatalogservice: its load peaked at "
+                     r"(\d\.\d\d)x", _section(text, "Action items"))
+    assert item and 1.1 <= float(item.group(1)) < 2.0
