@@ -42,7 +42,8 @@ from sim.state import CAUSES
 __all__ = ["IncidentManager", "Incident"]
 
 _OVERLOAD = CAUSES.index("overload")
-QUIET = 120.0  # seconds with a burn rate below 1 after which errors with no fault behind them count as stopped
+QUIET = 120.0  # seconds back at the baseline after which errors with no fault behind them count as stopped
+BASELINE = 1800.0  # seconds before the cause whose burn rate is the SLO's usual level
 
 
 @dataclass
@@ -57,6 +58,7 @@ class Incident:
     last_page: float = 0.0
     alerts: list[dict[str, Any]] = field(default_factory=list)
     own_reverts: set[int] = field(default_factory=set)   # id() of faults a responder ended
+    settled: dict[int, float] = field(default_factory=dict)  # SLO -> burn rate that counts as back to normal
     busy: bool = False                            # a responder's action awaits verification
 
     @property
@@ -100,7 +102,7 @@ class IncidentManager:
             self.fault_end[k] = w.t0
         self._live = now
         end = w.t0 + w.ticks * sim.tick
-        self._edges.append((end, np.asarray(w.edge_tries, float), np.asarray(w.edge_failures, float)))
+        self._edges.append((end, np.array(w.edge_tries, float), np.array(w.edge_failures, float)))
         while self._edges and self._edges[0][0] <= end - self.config.lookback:
             self._edges.popleft()
 
@@ -190,11 +192,14 @@ class IncidentManager:
         self._open(sim, alert_index, slo_i, service, roots)
 
     def diagnose(self, sim, services: set[str], roots: set[str]) -> list[Fault]:
-        """Active faults touching the root services, else any touching the SLO services' closures."""
+        """Active faults touching the root services, else any touching the SLO services' closures;
+        of those, the ones that started within ``BASELINE`` (recent changes first), if any did."""
         clos = set().union(*(self.closure(sim, s) for s in services))
         active = list(sim.active_faults)
-        hit = [f for f in active if affected_services(sim, f) & roots]
-        return hit or [f for f in active if affected_services(sim, f) & clos]
+        hit = [f for f in active if affected_services(sim, f) & roots] or [
+            f for f in active if affected_services(sim, f) & clos]
+        since = float(sim.env.now) - BASELINE
+        return [f for f in hit if self.fault_start.get(id(f), since) >= since] or hit
 
     def _open(self, sim, alert_index: int, slo_i: int, service: str, roots: set[str]) -> None:
         alert = sim.alerts[alert_index]
@@ -203,6 +208,7 @@ class IncidentManager:
                        alerts=[alert])
         inc.faults = self.diagnose(sim, inc.services, inc.roots)
         started = self._started(sim, inc, detected)
+        inc.settled[slo_i] = self._settled(sim, slo_i, started)
         inc.record.update({
             "id": f"INC-{len(self.incidents) + 1}", "cause": self.cause(sim, inc),
             "started_at": started, "detected_at": detected, "mitigated_at": None, "resolved_at": None,
@@ -227,6 +233,7 @@ class IncidentManager:
         name = sim.scenario.slos[slo_i].name
         if slo_i not in inc.slos:
             inc.slos.append(slo_i)
+            inc.settled[slo_i] = self._settled(sim, slo_i, inc.record["started_at"])
             inc.record["slos"].append(name)
         inc.services.add(service)
         inc.roots |= roots
@@ -281,6 +288,21 @@ class IncidentManager:
         bad = valid - float(sim.slo.good[slo_i, start:end].sum())
         return bad / valid / (1 - sim.scenario.slos[slo_i].target / 100.0)
 
+    def _settled(self, sim, slo_i: int, started: float) -> float:
+        """Burn rate below which the SLO is back to normal: 1, or 1.2x its level over the
+        ``BASELINE`` before the cause (an SLO that always burns a little is not an incident)."""
+        end = int(round(started / sim.tick))
+        start = max(0, end - int(round(BASELINE / sim.tick)))
+        valid = float(sim.slo.valid[slo_i, start:end].sum())
+        if valid <= 0:
+            return 1.0
+        bad = valid - float(sim.slo.good[slo_i, start:end].sum())
+        return max(1.0, 1.2 * bad / valid / (1 - sim.scenario.slos[slo_i].target / 100.0))
+
+    def quiet(self, sim, inc: Incident, seconds: float) -> bool:
+        """Has every SLO of the incident been back to normal over the last ``seconds``?"""
+        return all(self.burn(sim, i, seconds) < inc.settled[i] for i in inc.slos)
+
     def mitigate(self, sim, inc: Incident, at: float, by: str) -> None:
         if inc.mitigated:
             return
@@ -300,8 +322,8 @@ class IncidentManager:
                 ended = [f for f in inc.faults if id(f) not in live]
                 if inc.faults and len(ended) == len(inc.faults) and not any(id(f) in inc.own_reverts for f in ended):
                     self.mitigate(sim, inc, max(self.fault_end.get(id(f), now) for f in ended), "fault-ended")
-                elif len(ended) == len(inc.faults) and now - inc.record["detected_at"] >= QUIET and all(
-                        self.burn(sim, i, QUIET) < 1.0 for i in inc.slos):
+                elif (len(ended) == len(inc.faults) and now - inc.record["detected_at"] >= QUIET
+                      and self.quiet(sim, inc, QUIET)):
                     self.mitigate(sim, inc, now - QUIET, "errors-stopped")
             if inc.mitigated and all(a["resolved_at"] is not None for a in inc.alerts):
                 inc.record["resolved_at"] = float(max([inc.record["mitigated_at"]]

@@ -12,8 +12,9 @@ An incident's diagnosed cause picks the mitigation:
 
 Automation runs the matched runbook as soon as the page fires (``duration``,
 then success with ``success_probability``; new replicas serve after
-``startup``) and verifies that the incident's SLOs stopped burning (burn rate
-below 1 over ``verify``). Otherwise the page goes to the on-call human:
+``startup``) and verifies that the incident's SLOs are back to normal over
+``verify`` (burn rate below 1, or below 1.2x its level before the cause).
+Otherwise the page goes to the on-call human:
 acknowledge (escalated to the secondary after ``escalation_timeout``),
 diagnose, mitigate with the same action, verify; when that does not stop the
 errors, the human fixes the cause itself (ends its faults). Step times are
@@ -209,10 +210,10 @@ class Responders:
         return float(self.rng.lognormal(np.log(rt.median), rt.sigma))
 
     def _verify(self, sim, inc: "Incident", seconds: float):
-        """Wait ``seconds``, then: did every SLO of the incident stop burning budget over them?"""
+        """Wait ``seconds``, then: is every SLO of the incident back to its usual burn rate over them?"""
         yield sim.env.timeout(seconds)
         sim.sync()
-        return all(self.manager.burn(sim, i, seconds) < 1.0 for i in inc.slos)
+        return self.manager.quiet(sim, inc, seconds)
 
     def _apply(self, sim, inc: "Incident", step: Step, rb: Runbook, by: str):
         """Run one action: it works with the runbook's probability; new replicas serve after ``startup``."""

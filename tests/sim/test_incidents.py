@@ -210,3 +210,14 @@ def test_bad_response_policy_is_rejected_with_the_field(policy, message, tmp_pat
     assert res.code == 2 and message in res.err_text and "Traceback" not in res.err_text
     Scenario.model_validate({"name": "ok", "topology": "t", "policies": {"incident_response": {"on_call": {}}}})
 
+
+
+def test_an_slo_that_always_burns_a_little_still_verifies_and_old_faults_are_not_the_cause(run_sim):
+    """c always fails 0.3 % of requests (burn 3x on a 99.9 % SLO): after the restart the SLO is back
+    to its usual level, which counts as mitigated; the old error-rate fault is not blamed."""
+    auto = {"automation": {"runbooks": {"restart": {"duration": "2m", "success_probability": 1.0}}}}
+    steady = {"at": "0s", "kind": "error-rate", "service": "c", "rate": 0.003}
+    r = _run(run_sim, [steady, {**KILL_C, "at": "40m"}], auto, duration="1h").result
+    [inc] = r["incidents"]
+    assert inc["cause"] == "kill-instances:c" and inc["started_at"] == 2400.0
+    assert inc["auto_remediated"] and inc["mitigated_at"] == 2460.0 + 120.0
