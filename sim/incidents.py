@@ -1,7 +1,8 @@
 """Pages, alert correlation and incidents (a control-plane :class:`~sim.simulation.Controller`).
 
 Every alert of severity ``page`` is a page. A page is grouped into an open
-incident when the two share a root cause upstream in the dependency graph; or,
+incident when the two share a root cause upstream in the dependency graph, or
+when its SLO already pages for the incident and that is not mitigated yet; or,
 when the root cause of either could not be localised, when it fires within
 ``correlation_window`` of the incident's last page on a service connected to
 the incident's services through the graph (one calls the other, directly or
@@ -92,15 +93,8 @@ class IncidentManager:
             sim.env.process(self._loop(sim, alerting.evaluation_interval))
 
     def window(self, sim, tick_index: int, w: Window) -> None:
-        """Track when each fault started and ended: a state change syncs the data plane first,
-        so the first window that sees a fault (or misses it) starts at its injection (revert)."""
-        now = {id(f): f for f in sim.active_faults}
-        for k in now.keys() - self._live.keys():
-            self.fault_start[k] = w.t0
-            self.fault_end.pop(k, None)
-        for k in self._live.keys() - now.keys():
-            self.fault_end[k] = w.t0
-        self._live = now
+        """Fault timing and the calls into each service over the last ``lookback``."""
+        self._track_faults(sim, w.t0)
         end = w.t0 + w.ticks * sim.tick
         self._edges.append((end, np.array(w.edge_tries, float), np.array(w.edge_failures, float)))
         while self._edges and self._edges[0][0] <= end - self.config.lookback:
@@ -110,19 +104,21 @@ class IncidentManager:
         while True:
             yield sim.env.timeout(step)
             sim.sync()
-            self._track_faults_now(sim)
+            self._track_faults(sim, float(sim.env.now))
             for idx in range(self._seen, len(sim.alerts)):
                 if sim.alerts[idx]["severity"] == "page":
                     self._page(sim, idx)
             self._seen = len(sim.alerts)
             self._watch(sim)
 
-    def _track_faults_now(self, sim) -> None:
-        """Faults injected or reverted since the last window (at this very tick)."""
+    def _track_faults(self, sim, t: float) -> None:
+        """When each fault started and ended. A state change syncs the data plane first, so the
+        first window that sees a fault (or misses it) starts at its injection (revert); a change at
+        this very tick is seen by the evaluation loop at ``t`` = now."""
         now = {id(f): f for f in sim.active_faults}
-        t = float(sim.env.now)
         for k in now.keys() - self._live.keys():
             self.fault_start[k] = t
+            self.fault_end.pop(k, None)
         for k in self._live.keys() - now.keys():
             self.fault_end[k] = t
         self._live = now
@@ -180,9 +176,10 @@ class IncidentManager:
         for inc in self.incidents:
             if inc.resolved:
                 continue
-            # shared localised root cause; or, where a side could not be localised (its roots are
-            # just its SLO services), a page close in time on a service connected through the graph
-            related = bool(roots & inc.roots) or (
+            # shared localised root cause; another page of an SLO the unmitigated incident already
+            # has; or, where a side could not be localised (its roots are just its SLO services),
+            # a page close in time on a service connected through the graph
+            related = bool(roots & inc.roots) or (slo_i in inc.slos and not inc.mitigated) or (
                 (roots == {service} or inc.roots <= inc.services)
                 and now - inc.last_page <= self.config.correlation_window
                 and any(self.connected(sim, service, s) for s in inc.services))
