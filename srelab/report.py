@@ -226,8 +226,11 @@ def _timeline(run: RunFolder) -> list[str]:
             rows.append((i["mitigated_at"], after, f"{iid}: mitigated ({i.get('mitigated_by')})"))
         if i["resolved_at"] is not None:
             rows.append((i["resolved_at"], after, f"{iid}: resolved (every page cleared)"))
+    note = [] if (run.path / "events.json").is_file() else [
+        "", "_No events.json (a run with --replications writes none): faults and remediations are missing "
+        "from this timeline._"]
     if not rows:
-        return ["Nothing happened: no fault, no incident."]
+        return ["Nothing happened: no fault, no incident.", *note]
     rows.sort(key=lambda x: (x[0], x[1]))
     seen: set[tuple[float, str]] = set()
     out = []
@@ -235,7 +238,7 @@ def _timeline(run: RunFolder) -> list[str]:
         if (at, text) not in seen:
             seen.add((at, text))
             out.append([_clock(at), text])
-    return _table(["at", "what"], out)
+    return _table(["at", "what"], out) + note
 
 
 def _faults_of(run: RunFolder, inc: dict[str, Any]) -> list[Any]:
