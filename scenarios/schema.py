@@ -287,6 +287,15 @@ class Automation(_Spec):
         default_factory=lambda: dict(DEFAULT_RUNBOOKS))
     verify: Duration = 120.0
 
+    @model_validator(mode="after")
+    def _fields_fit(self) -> "Automation":
+        for name, rb in self.runbooks.items():
+            if name != "scale-out" and "factor" in rb.model_fields_set:
+                raise ValueError(f"runbooks.{name}.factor: only scale-out takes a factor")
+            if name in ("restart", "rollback") and "startup" in rb.model_fields_set:
+                raise ValueError(f"runbooks.{name}.startup: only failover and scale-out start new replicas")
+        return self
+
 
 class OnCall(_Spec):
     """The on-call human: acknowledges the page, diagnoses, mitigates (the same runbook actions,

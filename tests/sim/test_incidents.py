@@ -200,6 +200,7 @@ def test_overload_without_a_fault_is_diagnosed_and_scaled_out(run_sim):
     ({"on_call": {"acknowledge": {"mean": "5m"}}}, "on_call.acknowledge"),
     ({"automation": {"runbooks": {"restart": {"duration": "1m", "success_probability": 2}}}},
      "success_probability"),
+    ({"automation": {"runbooks": {"restart": {"duration": "1m", "factor": 3}}}}, "only scale-out takes a factor"),
 ])
 def test_bad_response_policy_is_rejected_with_the_field(policy, message, tmp_path, srelab):
     import yaml
