@@ -289,10 +289,11 @@ class Automation(_Spec):
 
     @model_validator(mode="after")
     def _fields_fit(self) -> "Automation":
+        # checked on values rather than on fields set: a run folder's scenario.yaml spells out defaults
         for name, rb in self.runbooks.items():
-            if name != "scale-out" and "factor" in rb.model_fields_set:
+            if name != "scale-out" and rb.factor != Runbook.model_fields["factor"].default:
                 raise ValueError(f"runbooks.{name}.factor: only scale-out takes a factor")
-            if name in ("restart", "rollback") and "startup" in rb.model_fields_set:
+            if name in ("restart", "rollback") and rb.startup > 0:
                 raise ValueError(f"runbooks.{name}.startup: only failover and scale-out start new replicas")
         return self
 

@@ -154,8 +154,10 @@ def _summary(run: RunFolder) -> list[str]:
         lines.append(f"No incident was opened ({len(r['alerts'])} alert(s), none of them a page).")
     worst = min(r["slos"], key=lambda s: s["budget_remaining"], default=None)
     if worst is not None:
+        win = _window(run, worst["name"])
+        span = f"{win / 86400:g}-day" if win % 86400 == 0 else _dur(win)
         lines.append(f"Worst SLO: {worst['name']}, {_pct(1 - worst['budget_remaining'])} of its "
-                     f"{_dur(_window(run, worst['name']))} error budget consumed in this run.")
+                     f"{span} error budget consumed in this run.")
     return lines
 
 

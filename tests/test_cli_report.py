@@ -111,3 +111,9 @@ def test_retry_storm_report_asks_for_a_retry_budget(tmp_path, srelab):
     item = re.search(r"Add a retry budget .* on the calls into productcatalogservice: its load peaked at "
                      r"(\d\.\d\d)x", _section(text, "Action items"))
     assert item and 1.1 <= float(item.group(1)) < 2.0
+
+
+def test_the_run_folder_scenario_re_runs(runs, srelab, tmp_path):
+    """scenario.yaml spells out every default of the response policy and still loads."""
+    res = srelab("run", runs / "automated" / "scenario.yaml", "--duration", "30m", "-q")
+    assert res.code == 0, res.stderr
