@@ -5,8 +5,8 @@ incident when the two share a root cause upstream in the dependency graph, or
 when its SLO already pages for the incident and that is not mitigated yet; or,
 when the root cause of either could not be localised, when it fires within
 ``correlation_window`` of the incident's last page on a service connected to
-the incident's services through the graph (one calls the other, directly or
-not). Otherwise it opens a new incident.
+the incident's services through the graph (one calls the other, or both call a
+common service, directly or not). Otherwise it opens a new incident.
 
 Root causes are localised the way a topology-aware correlation engine does it:
 the *unhealthy* services (over the last ``lookback``, an error ratio of at
@@ -131,7 +131,8 @@ class IncidentManager:
         return self._closure[service]
 
     def connected(self, sim, a: str, b: str) -> bool:
-        return a in self.closure(sim, b) or b in self.closure(sim, a)
+        """One calls the other, or both call a common service (directly or not)."""
+        return bool(self.closure(sim, a) & self.closure(sim, b))
 
     def unhealthy(self, sim) -> tuple[np.ndarray, np.ndarray]:
         """Per service over the last ``lookback``: unhealthy (its own error ratio, or the failure ratio

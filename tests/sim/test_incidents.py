@@ -222,3 +222,18 @@ def test_an_slo_that_always_burns_a_little_still_verifies_and_old_faults_are_not
     [inc] = r["incidents"]
     assert inc["cause"] == "kill-instances:c" and inc["started_at"] == 2400.0
     assert inc["auto_remediated"] and inc["mitigated_at"] == 2460.0 + 120.0
+
+
+def test_latency_pages_with_no_failing_service_group_by_graph_and_time(run_sim):
+    """A slow c fails nothing, so no root cause is localised: the latency pages of a and b (both call
+    c) fire in the same minute and group; x's, behind an unrelated slow y, stays apart."""
+    slos = [{"name": f"{n}-latency", "service": n, "kind": "latency", "threshold": "100ms", "target": 99}
+            for n in "abx"]
+    faults = [{"at": "5m", "kind": "latency", "service": "c", "delay": "300ms"},
+              {"at": "5m", "kind": "latency", "service": "y", "delay": "300ms"}]
+    r = run_sim(TOPO, duration="20m", slos=slos, faults=faults, flow=FAST).result
+    by_cause = {i["cause"]: i for i in r["incidents"]}
+    assert set(by_cause) == {"latency:c", "latency:y"}
+    assert by_cause["latency:c"]["slos"] == ["a-latency", "b-latency"]
+    assert by_cause["latency:y"]["slos"] == ["x-latency"]
+    assert r["incident_response"]["pages"] == 2
