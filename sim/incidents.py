@@ -167,6 +167,15 @@ class IncidentManager:
         roots = {s for s in sick if not ((self.closure(sim, s) - {s}) & sick)}
         return roots or {service}
 
+    def overloaded(self, sim, inc: Incident) -> set[str]:
+        """Unhealthy services below the incident's SLO services whose errors are mostly overload
+        (what a scale-out should grow), else its root services."""
+        bad, overload = self.unhealthy(sim)
+        clos = set().union(*(self.closure(sim, s) for s in inc.services))
+        names = sim.compiled.names
+        hot = {names[i] for i in np.flatnonzero(bad & (overload >= 0.5)) if names[i] in clos}
+        return hot or set(inc.roots)
+
     # -- pages ----------------------------------------------------------------
     def _page(self, sim, alert_index: int) -> None:
         alert = sim.alerts[alert_index]

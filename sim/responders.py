@@ -7,7 +7,7 @@ An incident's diagnosed cause picks the mitigation:
 | kill-instances                                     | restart   | ends the fault: the killed replicas serve again    |
 | bad-deploy                                         | rollback  | reverts the service's bad releases                 |
 | zone-outage, network-partition                     | failover  | drains the failed zone(s): their replicas start in the healthy zones |
-| cpu-throttle, traffic-spike, overload (no fault)   | scale-out | replicas x factor on the root services             |
+| cpu-throttle, traffic-spike, overload (no fault)   | scale-out | replicas x factor on the throttled service, or on every overloaded service below the SLOs |
 | latency, error-rate, dependency-blackhole, region-outage | fix | ends the fault (by hand only: no runbook)       |
 
 Automation runs the matched runbook as soon as the page fires (``duration``,
@@ -44,6 +44,7 @@ ACTION_FOR = {
     "latency": "fix", "error-rate": "fix", "dependency-blackhole": "fix", "region-outage": "fix",
 }
 _FIX = Runbook(duration=0.0, success_probability=1.0)
+SETTLE = 30.0  # seconds after an action that verification does not judge
 
 
 @dataclass
@@ -52,11 +53,10 @@ class Step:
 
     action: str
     faults: list[Fault] = field(default_factory=list)
-    services: list[str] = field(default_factory=list)
+    services: list[str] = field(default_factory=list)  # scale-out: besides the services overloaded then
 
-    @property
-    def target(self) -> str:
-        return ", ".join([f.label for f in self.faults] + self.services)
+    def target(self, services: list[str] | None = None) -> str:
+        return ", ".join([f.label for f in self.faults] + (self.services if services is None else services))
 
 
 def affected_services(sim, f: Fault) -> set[str]:
@@ -80,12 +80,11 @@ def plan_for(sim, inc: "Incident", faults: list[Fault]) -> list[Step]:
     for f in faults:
         action = ACTION_FOR[f.kind]
         step = steps.setdefault(action, Step(action))
-        if action == "scale-out":
-            svc = sorted(affected_services(sim, f) if f.kind == "cpu-throttle" else inc.roots)
-            step.services = sorted(set(step.services) | set(svc))
+        if f.kind == "cpu-throttle":
+            step.services = sorted(set(step.services) | affected_services(sim, f))
         step.faults.append(f)
     if not faults and inc.record["cause"].startswith("overload:"):
-        steps["scale-out"] = Step("scale-out", services=sorted(inc.roots))
+        steps["scale-out"] = Step("scale-out")
     return list(steps.values())
 
 
@@ -210,14 +209,21 @@ class Responders:
         return float(self.rng.lognormal(np.log(rt.median), rt.sigma))
 
     def _verify(self, sim, inc: "Incident", seconds: float):
-        """Wait ``seconds``, then: is every SLO of the incident back to its usual burn rate over them?"""
+        """Wait ``seconds``, then: is every SLO of the incident back to its usual burn rate over them?
+        The first ``SETTLE`` (at most a quarter of them) is not judged: requests in flight at the
+        action still time out there."""
         yield sim.env.timeout(seconds)
         sim.sync()
-        return self.manager.quiet(sim, inc, seconds)
+        return self.manager.quiet(sim, inc, seconds - min(SETTLE, seconds / 4))
 
     def _apply(self, sim, inc: "Incident", step: Step, rb: Runbook, by: str):
         """Run one action: it works with the runbook's probability; new replicas serve after ``startup``."""
         ok = step.action == "fix" or bool(self.rng.random() < rb.success_probability)
+        grow = step.services
+        if step.action == "scale-out":  # what is overloaded now: the bottleneck moves as capacity grows
+            grow = sorted(set(step.services) | (set() if any(f.kind == "cpu-throttle" for f in step.faults)
+                                               else self.manager.overloaded(sim, inc)))
+        target = step.target(grow)
         if ok and step.action in ("failover", "scale-out") and rb.startup > 0:
             yield sim.env.timeout(rb.startup)
         if ok:
@@ -229,17 +235,17 @@ class Responders:
             elif step.action == "failover":
                 self._failover(sim, step)
             else:
-                self._scale_out(sim, step, rb.factor)
+                self._scale_out(sim, grow, rb.factor)
         outcome = "applied" if ok else "failed"
         at = float(sim.env.now)
-        entry: dict[str, Any] = {"at": at, "action": step.action, "target": step.target, "by": by,
+        entry: dict[str, Any] = {"at": at, "action": step.action, "target": target, "by": by,
                                  "outcome": outcome}
         inc.record["actions"].append(entry)
         sim.policy_actions.append({"at": at, "policy": "remediation" if by == "automation" else "on-call",
-                                   "action": step.action, "target": step.target,
+                                   "action": step.action, "target": target,
                                    "reason": f"{inc.record['id']} ({inc.record['cause']}): {outcome}"})
         if not ok or step.action in ("failover", "scale-out"):
-            sim.log(f"remediation-{step.action}", target=f"{step.target} ({outcome}, {by})")
+            sim.log(f"remediation-{step.action}", target=f"{target} ({outcome}, {by})")
         return ok
 
     @staticmethod
@@ -269,8 +275,8 @@ class Responders:
         sim.change(mutate)
 
     @staticmethod
-    def _scale_out(sim, step: Step, factor: float) -> None:
-        idx = [sim.compiled.index[s] for s in step.services]
+    def _scale_out(sim, services: list[str], factor: float) -> None:
+        idx = [sim.compiled.index[s] for s in services]
 
         def mutate() -> None:
             r = sim.state.replicas
