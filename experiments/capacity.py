@@ -166,12 +166,13 @@ def _replica_demand(scenario: Scenario, topo: Topology, mix: dict[str, float]) -
 def _variant(scenario: Scenario, duration: float, rate: dict[str, Any], entrypoints: dict[str, float] | None = None,
              faults: list[dict[str, Any]] | None = None) -> Scenario:
     """The scenario's fleet and SLOs under a fixed load: no autoscaling, releases, budget policy,
-    other faults or assertions."""
+    responders, other faults or assertions."""
     data = scenario.model_dump(by_alias=True, mode="json", exclude={"workload", "faults", "assertions",
                                                                     "deployments"})
     data.update({"duration": duration, "engine": "flow", "faults": faults or [],
                  "workload": {"rate": rate, **({"entrypoints": entrypoints} if entrypoints else {})}})
-    data["policies"] = {**data.get("policies", {}), "autoscaling": None, "budget": None}
+    policies = {k: v for k, v in data.get("policies", {}).items() if k != "incident_response"}  # no responders
+    data["policies"] = {**policies, "autoscaling": None, "budget": None}
     return Scenario.model_validate(data)
 
 

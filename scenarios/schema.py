@@ -488,6 +488,70 @@ class BudgetPolicy(_Spec):
         if self.evaluation_interval <= 0:
             raise ValueError("evaluation_interval must be above zero, e.g. 1m")
         return self
+class ResponseTime(_Spec):
+    """A responder's step time: lognormal with this median; ``sigma`` is the log-space spread
+    (0 makes it exactly the median)."""
+    median: Duration
+    sigma: float = Field(0.5, ge=0, le=3)
+
+
+class Runbook(_Spec):
+    """An automated remediation: runs for ``duration``, works with ``success_probability``;
+    new replicas (failover, scale-out) serve ``startup`` after it."""
+    duration: Duration
+    success_probability: float = Field(0.9, ge=0, le=1)
+    startup: Duration = 0.0
+    factor: float = Field(2.0, gt=1, le=20, description="scale-out: replicas x factor")
+
+
+RUNBOOKS = ("restart", "rollback", "failover", "scale-out")
+DEFAULT_RUNBOOKS = {
+    "restart": Runbook(duration=120.0, success_probability=0.9),
+    "rollback": Runbook(duration=300.0, success_probability=0.95),
+    "failover": Runbook(duration=180.0, success_probability=0.9, startup=60.0),
+    "scale-out": Runbook(duration=60.0, success_probability=0.95, startup=60.0),
+}
+
+
+class Automation(_Spec):
+    """Automated remediation: the runbook matched to an incident's diagnosed cause runs as soon
+    as the page fires (only the runbooks listed are automated; the default lists all four);
+    a runbook that fails or does not stop the errors within ``verify`` pages
+    the on-call human (if any)."""
+    runbooks: dict[Literal["restart", "rollback", "failover", "scale-out"], Runbook] = Field(
+        default_factory=lambda: dict(DEFAULT_RUNBOOKS))
+    verify: Duration = 120.0
+
+    @model_validator(mode="after")
+    def _fields_fit(self) -> "Automation":
+        # checked on values rather than on fields set: a run folder's scenario.yaml spells out defaults
+        for name, rb in self.runbooks.items():
+            if name != "scale-out" and rb.factor != Runbook.model_fields["factor"].default:
+                raise ValueError(f"runbooks.{name}.factor: only scale-out takes a factor")
+            if name in ("restart", "rollback") and rb.startup > 0:
+                raise ValueError(f"runbooks.{name}.startup: only failover and scale-out start new replicas")
+        return self
+
+
+class OnCall(_Spec):
+    """The on-call human: acknowledges the page, diagnoses, mitigates (the same runbook actions,
+    by hand; if that does not stop the errors, fixes the cause itself). A primary who has not
+    acknowledged within ``escalation_timeout`` is escalated to the secondary."""
+    acknowledge: ResponseTime = ResponseTime(median=300.0, sigma=0.8)
+    diagnose: ResponseTime = ResponseTime(median=900.0, sigma=0.6)
+    mitigate: ResponseTime = ResponseTime(median=600.0, sigma=0.5)
+    escalation_timeout: Duration = 900.0
+    verify: Duration = 120.0
+
+
+class IncidentResponse(_Spec):
+    """Pages, correlation into incidents, and who responds. Without ``automation`` and
+    ``on_call`` incidents are only recorded (they end when their faults end)."""
+    correlation_window: Duration = 600.0
+    lookback: Duration = 300.0
+    min_error_ratio: float = Field(0.01, gt=0, le=1, description="a service is unhealthy above this")
+    automation: Automation | None = None
+    on_call: OnCall | None = None
 
 
 class Policies(_Spec):
@@ -497,6 +561,7 @@ class Policies(_Spec):
     alerting: Alerting = Alerting()
     autoscaling: Autoscaling | None = None
     budget: BudgetPolicy | None = None
+    incident_response: IncidentResponse = IncidentResponse()
 
 
 class ReleaseEffect(_Spec):

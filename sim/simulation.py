@@ -28,6 +28,7 @@ from sim.compiled import Compiled, compile_topology
 from sim.deployments import Deployer
 from sim.faults import apply_faults
 from sim.flow import FlowEngine
+from sim.incidents import IncidentManager
 from sim.plane import DataPlane, Window
 from sim.recorder import Recorder
 from sim.resilience import Breakers
@@ -108,6 +109,8 @@ class Simulation:
             self.controllers.append(self.autoscaler)
         self.deployer = Deployer(scenario.deployments)
         self.controllers += [self.deployer, BudgetPolicy(scenario.policies.budget)]
+        self.incident_manager = IncidentManager(scenario.policies.incident_response)
+        self.controllers.append(self.incident_manager)
         self.active_faults: list[Fault] = []
         self.events: list[dict[str, Any]] = []
         self.alerts: list[dict[str, Any]] = []
@@ -253,6 +256,7 @@ class Simulation:
             "services": services,
             "alerts": self.alerts, "incidents": self.incidents, "policy_actions": self.policy_actions,
             "capacity": self.capacity(),
+            "incident_response": self.incident_manager.finish(self),
         }
         if self.scenario.deployments is not None:
             result["deployments"] = self.deployer.summary(self)

@@ -604,6 +604,22 @@ def alerts_compare(scenario: str, engine: str | None, seed: int | None, duration
         print_comparison(result)
 
 
+# -- report ----------------------------------------------------------------------
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("run_dir", metavar="RUN_DIR", type=click.Path(path_type=Path))
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
+              help="Markdown file to write (default: RUN_DIR/postmortem.md); - prints it.")
+def report(run_dir: Path, output: Path | None) -> None:
+    """Write a Markdown post-mortem of a run folder (from `srelab run SCENARIO --out DIR`)."""
+    from srelab.report import load_run, render, write_report
+    if output is not None and str(output) == "-":
+        sys.stdout.write(render(load_run(run_dir)))
+        return
+    path = write_report(run_dir, output)
+    err.print(f"wrote {path}")
+
+
 # -- entry point ---------------------------------------------------------------
 
 def main(argv: list[str] | None = None) -> None:

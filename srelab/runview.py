@@ -67,6 +67,7 @@ def print_summary(r: dict[str, Any], details: dict[str, Any] | None = None, wors
         out.print(t)
         if len(events) > 30:
             out.print(f"... {len(events) - 30} more lines; every event is in events.json with --out")
+    _print_incidents(r)
     if r["assertions"]:
         for a in r["assertions"]:
             mark = "[green]PASS[/]" if a["passed"] else "[red]FAIL[/]"
@@ -139,3 +140,26 @@ def _episode(target: str, ep: dict[str, Any]) -> tuple[float, str, str]:
 def _clock(seconds: float) -> str:
     s = int(round(seconds))
     return f"{s // 3600:d}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+def _print_incidents(r: dict[str, Any]) -> None:
+    """Incidents with their response times, and the run's MTTD / MTTA / MTTR and toil."""
+    incs = r.get("incidents") or []
+    ir = r.get("incident_response")
+    if not incs or not ir:
+        return
+    t = Table(title=f"Incidents: {ir['pages']} page(s) from {ir['page_alerts']} page alert(s)")
+    for col in ("id", "cause", "started", "detected", "acknowledged", "mitigated", "by", "toil min"):
+        t.add_column(col, justify="right" if col == "toil min" else "left")
+    for i in incs:
+        t.add_row(i["id"], i["cause"], _clock(i["started_at"]), _clock(i["detected_at"]),
+                  _clock(i["acknowledged_at"]) if i.get("acknowledged_at") is not None else "-",
+                  _clock(i["mitigated_at"]) if i["mitigated_at"] is not None else "-",
+                  str(i.get("mitigated_by") or "-"), f"{i.get('toil_minutes', 0.0):.0f}")
+    out.print(t)
+
+    def mins(x: float | None) -> str:
+        return "-" if x is None else f"{x / 60:.1f} min"
+    out.print(f"MTTD {mins(ir['mttd'])}, MTTA {mins(ir['mtta'])}, MTTR {mins(ir['mttr'])}; "
+              f"{ir['auto_remediated']} auto-remediated, {ir['escalations']} escalated, "
+              f"toil {ir['toil_minutes']:.0f} human minutes")
