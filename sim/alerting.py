@@ -42,8 +42,7 @@ class AlertEvaluator:
 
     def burn_rates(self, sim, i: int, seconds: float) -> float:
         """Burn rate of SLO ``i`` over the last ``seconds`` of simulated time."""
-        end = sim.now_tick()
-        return sim.slo.burn_rate(i, end - int(round(seconds / sim.tick)), end)
+        return sim.slo.recent_burn_rate(i, sim.now_tick(), seconds)
 
     def _loop(self, sim):
         step = self.config.evaluation_interval

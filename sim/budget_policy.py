@@ -101,20 +101,10 @@ class BudgetPolicy:
                 if new != self.level[i]:
                     self._transition(sim, i, int(self.level[i]), new, pct)
                 elif new == RED and sim.env.now - self._rolled_back_at[i] >= ROLLBACK_SETTLE:
-                    burn = self.burn_rate(sim, i, ROLLBACK_SETTLE)
+                    burn = sim.slo.recent_burn_rate(i, sim.now_tick(), ROLLBACK_SETTLE)
                     if burn > 1.0:
                         self._roll_back_last(sim, i, f"{slo.name}: {_pct(pct)}% of the error budget left (red) "
                                                      f"and still burning {burn:.1f}x over 5 min")
-
-    def burn_rate(self, sim, i: int, seconds: float) -> float:
-        """SLO ``i``'s burn rate over the last ``seconds``."""
-        end = sim.now_tick()
-        start = max(0, end - int(round(seconds / sim.tick)))
-        valid = float(sim.slo.valid[i, start:end].sum())
-        if valid <= 0:
-            return 0.0
-        bad = valid - float(sim.slo.good[i, start:end].sum())
-        return bad / valid / (1.0 - sim.scenario.slos[i].target / 100.0)
 
     def _roll_back_last(self, sim, i: int, reason: str) -> None:
         """Roll back the most recent release still in flight in SLO ``i``'s scope, if any."""

@@ -285,16 +285,6 @@ class IncidentManager:
         return float((t0 + hit[0]) * sim.tick) if hit.size else None
 
     # -- lifecycle --------------------------------------------------------------
-    def burn(self, sim, slo_i: int, seconds: float) -> float:
-        """Burn rate of SLO ``slo_i`` over the last ``seconds``."""
-        end = sim.now_tick()
-        start = max(0, end - int(round(seconds / sim.tick)))
-        valid = float(sim.slo.valid[slo_i, start:end].sum())
-        if valid <= 0:
-            return 0.0
-        bad = valid - float(sim.slo.good[slo_i, start:end].sum())
-        return bad / valid / (1 - sim.scenario.slos[slo_i].target / 100.0)
-
     def _settled(self, sim, slo_i: int, started: float) -> float:
         """Burn rate below which the SLO is back to normal: 1, or 1.2x its level over the
         ``BASELINE`` before the cause (an SLO that always burns a little is not an incident)."""
@@ -308,7 +298,7 @@ class IncidentManager:
 
     def quiet(self, sim, inc: Incident, seconds: float) -> bool:
         """Has every SLO of the incident been back to normal over the last ``seconds``?"""
-        return all(self.burn(sim, i, seconds) < inc.settled[i] for i in inc.slos)
+        return all(sim.slo.recent_burn_rate(i, sim.now_tick(), seconds) < inc.settled[i] for i in inc.slos)
 
     def mitigate(self, sim, inc: Incident, at: float, by: str) -> None:
         if inc.mitigated:

@@ -115,6 +115,10 @@ class SLOTracker:
             return 0.0
         return bad / valid / (1.0 - self.slos[i].target / 100.0)
 
+    def recent_burn_rate(self, i: int, end: int, seconds: float) -> float:
+        """Burn rate of SLO ``i`` over the ``seconds`` before tick ``end`` (the run's part of them)."""
+        return self.burn_rate(i, max(0, end - int(round(seconds / self.tick))), end)
+
     def scope(self, i: int, end: int) -> tuple[int, float]:
         """The run's part of the window that holds tick ``end``: its first tick, and the share of
         the budget spent before the run that still counts."""
