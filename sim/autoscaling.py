@@ -103,6 +103,8 @@ class HPAlgorithm:
         down_rec = np.maximum(desired, down_rows.max(0)) if len(down_rows) else desired
         self._remember(now, desired)
         stable = np.minimum(np.maximum(current, up_rec), down_rec)
+        if floor is None and np.array_equal(stable, current) and self._within_bounds(current):
+            return current  # the usual sync: nothing to rate-limit
 
         up_limit = np.maximum(self._limit(now, b.scale_up, current, +1), current)
         down_limit = np.minimum(self._limit(now, b.scale_down, current, -1), current)
@@ -114,6 +116,10 @@ class HPAlgorithm:
         if floor is not None:
             out = np.maximum(out, lo)
         return out
+
+    def _within_bounds(self, current: np.ndarray) -> bool:
+        return bool(current.min(initial=self.spec.min) >= self.spec.min
+                    and current.max(initial=self.spec.max) <= self.spec.max)
 
     def _remember(self, now: float, recommendation: np.ndarray) -> None:
         keep = self._rec_at[: self._rec_count] > now - self._keep - _EPS
@@ -376,9 +382,14 @@ class PredictiveAutoscaler(Autoscaler):
         entry = float(arrivals[self._entry_idx].sum())
         self._entry_total += entry
         self._service_total += arrivals[self.idx]
-        # spread the window's entry arrivals over the buckets it covers
-        t = tick_index * sim.tick + (np.arange(ticks) + 0.5) * sim.tick
-        np.add.at(self._observed, (t // self._step).astype(np.int64), entry / ticks)
+        # spread the window's entry arrivals over the buckets it covers (usually one)
+        first = int((tick_index + 0.5) * sim.tick // self._step)
+        last = int((tick_index + ticks - 0.5) * sim.tick // self._step)
+        if first == last:
+            self._observed[first] += entry
+        else:
+            t = tick_index * sim.tick + (np.arange(ticks) + 0.5) * sim.tick
+            np.add.at(self._observed, (t // self._step).astype(np.int64), entry / ticks)
 
     def _refit(self, now: float) -> None:
         from statsmodels.tsa.holtwinters import ExponentialSmoothing

@@ -98,6 +98,7 @@ class FlowWindow(Window):
         self.edge_tries = edge_tries
         self.edge_failures = edge_failures
         self._arr: np.ndarray | None = None
+        self._totals: Totals | None = None
 
     def arrivals(self) -> np.ndarray:
         if self._arr is None:
@@ -123,10 +124,12 @@ class FlowWindow(Window):
         return arr, arr * self._frac[idx].sum(axis=1)[None, :]
 
     def totals(self) -> Totals:
-        arr = self._lam * (self.ticks * self._engine.tick)
-        succ = arr * (1 - self._frac.sum(axis=1))
-        util = np.minimum(self._lam * self._util_rate, 1.0)
-        return Totals(arr, arr[:, None] * self._frac, succ[:, None] * self._lat, util * self.ticks, util)
+        if self._totals is None:  # the recorder and the controllers all read them
+            arr = self._lam * (self.ticks * self._engine.tick)
+            succ = arr * (1 - self._frac.sum(axis=1))
+            util = np.minimum(self._lam * self._util_rate, 1.0)
+            self._totals = Totals(arr, arr[:, None] * self._frac, succ[:, None] * self._lat, util * self.ticks, util)
+        return self._totals
 
 
 @dataclass
