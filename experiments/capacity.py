@@ -104,6 +104,8 @@ def read_history(path: Path, entries: list[str], weights: np.ndarray) -> np.ndar
                          "the weekly season and two held out to score the forecast", source=where, field="--history")
     if not np.all(np.isfinite(values)) or np.any(values < 0):
         raise InputError("rates must be finite numbers >= 0", source=where, field="--history")
+    if not np.any(values > 0):
+        raise InputError("every rate is zero: there is no demand to forecast", source=where, field="--history")
     if per_entry:
         return values
     return values[:, :1] * (weights / weights.sum())[None, :]

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, WithJsonSchema, model_validator
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, WithJsonSchema, field_validator,
+                      model_validator)
 
 from srelab.units import parse_duration
 
@@ -153,6 +154,13 @@ class SLO(_Spec):
                 except ValueError:
                     pass  # reported at calendar.period
         return data
+
+    @field_validator("target", "timeslice_target")
+    @classmethod
+    def _percent(cls, v: float | None) -> float | None:
+        if v is not None and v <= 1:
+            raise ValueError(f"targets are percent: write 99.9 for 99.9 % (got {v:g}, which would be {v:g} %)")
+        return v
 
     @model_validator(mode="after")
     def _threshold(self) -> "SLO":
@@ -482,6 +490,9 @@ class BudgetPolicy(_Spec):
 
     @model_validator(mode="after")
     def _order(self) -> "BudgetPolicy":
+        if self.yellow_below <= 1:
+            raise ValueError(f"yellow_below and red_below are percent of the budget: write 50 for 50 % "
+                             f"(got {self.yellow_below:g})")
         if self.red_below >= self.yellow_below:
             raise ValueError(f"red_below ({self.red_below:g}) must be below yellow_below ({self.yellow_below:g}), "
                              "e.g. yellow_below: 50, red_below: 20")

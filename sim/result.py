@@ -59,6 +59,17 @@ def _mean_ci(values: list[float]) -> tuple[float, list[float]]:
     return mean, [mean - half, mean + half]
 
 
+def _bounds(path: str) -> tuple[float, float]:
+    """The range a combined number can take, so a t-interval over few runs stays inside it."""
+    key = path.rsplit(".", 1)[-1]
+    if key in ("attainment", "availability", "target", "success_rate", "change_failure_rate") \
+            or path.startswith("utilization."):
+        return 0.0, 1.0
+    if key == "budget_remaining":
+        return -math.inf, 1.0
+    return 0.0, math.inf  # counts, rates, latencies, replicas, times
+
+
 def _combine(items: list[Any], path: str, intervals: dict[str, Any]) -> Any:
     first = items[0]
     if isinstance(first, bool) or first is None or isinstance(first, str):
@@ -67,7 +78,8 @@ def _combine(items: list[Any], path: str, intervals: dict[str, Any]) -> Any:
         if any(x is None for x in items):  # e.g. a time to exhaustion that is "never" in some runs
             return None
         mean, ci = _mean_ci([float(x) for x in items])
-        intervals[path] = ci
+        lo, hi = _bounds(path)
+        intervals[path] = [min(max(ci[0], lo), hi), min(max(ci[1], lo), hi)]
         return mean
     if isinstance(first, dict):
         return {k: _combine([it[k] for it in items], f"{path}.{k}" if path else k, intervals) for k in first}
@@ -97,10 +109,12 @@ def combine_replications(results: list[dict[str, Any]], assertions: list[Asserti
         out["services"][name] = _combine([r["services"][name] for r in results], "", iv)
         svc_iv[name] = iv
     intervals["services"] = svc_iv
-    if "deployments" in results[0]:  # the release measures as means; the release list is the first run's
-        iv = {}
-        out["deployments"] = _combine([r["deployments"] for r in results], "", iv)
-        intervals["deployments"] = iv
+    # the release, capacity and incident measures as means; lists (releases, incidents) are the first run's
+    for key in ("deployments", "capacity", "incident_response"):
+        if key in results[0]:
+            iv = {}
+            out[key] = _combine([r[key] for r in results], "", iv)
+            intervals[key] = iv
     # alerts, incidents and policy actions are events of one run: the first replication's are kept
     out["intervals"] = intervals
     out["assertions"] = evaluate_assertions(assertions, out)

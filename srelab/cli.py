@@ -336,11 +336,12 @@ def scenarios_schema() -> None:
               help="Independent runs; numbers become means with 95 % intervals.")
 @click.option("--workers", type=click.IntRange(1, 256), default=1, show_default=True,
               help="Local processes for replications.")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the result JSON.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the result JSON to this file (- prints it instead of the summary).")
 @click.option("--junit", "junit_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Write a JUnit XML report (one testcase per assertion).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Write result.json, series.npz and the scenario to this folder.")
+              help="Write result.json, events.json, series.npz and the scenario to this folder.")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the verdict line.")
 def run(scenario: str, engine: str | None, seed: int | None, duration: str | None, replications: int,
         workers: int, json_path: Path | None, junit_path: Path | None, out_dir: Path | None, quiet: bool) -> int:
@@ -354,9 +355,17 @@ def run(scenario: str, engine: str | None, seed: int | None, duration: str | Non
     from sim.result import write_json, write_junit
     from srelab.runview import print_summary
 
+    from srelab.yamlio import ensure_writable
+
     sc = _load_scenario(scenario, duration=duration, engine=engine, seed=seed)
     topo = bind(sc)
-    progress_cb, bar = _progress(sc.duration, quiet)
+    json_stdout = json_path is not None and str(json_path) == "-"
+    for path, option in ((json_path, "--json"), (junit_path, "--junit")):
+        if path is not None and str(path) != "-":
+            ensure_writable(path, option)
+    if out_dir is not None:
+        ensure_writable(out_dir, "--out", folder=True)
+    progress_cb, bar = _progress(sc.duration, quiet or json_stdout)
     details: dict | None = None
     sim = None
     try:
@@ -371,11 +380,13 @@ def run(scenario: str, engine: str | None, seed: int | None, duration: str | Non
             bar.stop()
     if out_dir is not None:
         _write_run_folder(out_dir, sc, result, sim)
-    if json_path is not None:
+    if json_path is not None and not json_stdout:
         write_json(result, json_path)
     if junit_path is not None:
         write_junit(result, junit_path)
-    if quiet:
+    if json_stdout:
+        print_json(result)
+    elif quiet:
         failed = sum(not a["passed"] for a in result["assertions"])
         out.print(f"{result['scenario']}: {'PASSED' if result['passed'] else 'FAILED'} "
                   f"({len(result['assertions']) - failed}/{len(result['assertions'])} assertions held)")
@@ -528,6 +539,10 @@ def _print_plan(name: str, d: dict[str, Any]) -> None:
         fc.add_row(e, f"{f['last_week_peak_rps']:,.0f}", f"{f['peak_rps']:,.0f}", f"{f['mase']:.2f}",
                    f"{f['smape']:.1f}%")
     out.print(fc)
+    worse = [e for e, f in d["entrypoints"].items() if not f["mase"] < 1.0]
+    if worse:
+        err.print(f"[yellow]warning[/]: the forecast for {', '.join(worse)} did no better than repeating last week "
+                  "on the held-out weeks (MASE >= 1); check the history before trusting the plan", markup=True)
     t = Table(title=f"replicas for the forecast peak with one zone lost (target {d['target_utilization']:.0%} busy)")
     for col in ("service", "current", "planned", "peak rps", "util at peak", "util, zone lost",
                 "P(wait), zone lost", "cost / month", "over-provisioning"):

@@ -80,6 +80,8 @@ def _exhaustion(seconds: float | None) -> str:
     """Time to exhaustion at the current burn rate, in the largest unit that reads well."""
     if seconds is None:
         return "never"
+    if seconds > 365 * 86400.0:  # a trickle of errors: the budget outlives any planning horizon
+        return "> 1 year"
     for unit, scale in (("d", 86400.0), ("h", 3600.0), ("m", 60.0)):
         if seconds >= scale:
             return f"{seconds / scale:.1f}{unit}"

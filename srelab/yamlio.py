@@ -99,10 +99,37 @@ def dump_document(data: Any, path: str | Path) -> None:
 def write_atomic(path: str | Path, text: str | bytes) -> None:
     """Write a file so that readers see the old or the new content, never half of it."""
     p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
     tmp = p.with_name(f".{p.name}.tmp")
-    mode = "wb" if isinstance(text, bytes) else "w"
-    with open(tmp, mode, **({} if isinstance(text, bytes) else {"encoding": "utf-8"})) as fh:
-        fh.write(text)
-        fh.flush()
-    tmp.replace(p)
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        mode = "wb" if isinstance(text, bytes) else "w"
+        with open(tmp, mode, **({} if isinstance(text, bytes) else {"encoding": "utf-8"})) as fh:
+            fh.write(text)
+            fh.flush()
+        tmp.replace(p)
+    except OSError as exc:
+        if tmp.parent.is_dir():
+            tmp.unlink(missing_ok=True)
+        raise InputError(f"cannot write {p}: {exc.strerror or exc}; give a file in a folder you can write",
+                         source=str(p)) from None
+
+
+def ensure_writable(path: str | Path, option: str, folder: bool = False) -> None:
+    """Fail before any work is done when ``path`` (a file, or with ``folder`` a folder) cannot be
+    written: a clear error naming the option instead of a lost result afterwards."""
+    p = Path(path)
+    parent = p if folder else p.parent
+    if not folder and p.is_dir():
+        raise InputError(f"{p} is a folder; give a file name", field=option)
+    if folder and p.exists() and not p.is_dir():
+        raise InputError(f"{p} is a file; give a folder", field=option)
+    blocker = next((a for a in (parent, *parent.parents) if a.exists()), None)
+    if blocker is not None and not blocker.is_dir():
+        raise InputError(f"{blocker} is a file, so {p} cannot be written; give another path", field=option)
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create the folder {parent}: {exc.strerror or exc}", field=option) from None
+    import os
+    if not os.access(parent, os.W_OK):
+        raise InputError(f"cannot write in {parent}: permission denied", field=option)

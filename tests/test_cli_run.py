@@ -232,3 +232,20 @@ def test_ctrl_c_exits_130(srelab, passing, monkeypatch):
     res = srelab("run", passing, "-q")
     assert res.code == 130
     assert "interrupted" in res.err_text and "Traceback" not in res.stderr
+
+
+def test_unwritable_outputs_fail_before_the_run_with_exit_2(srelab, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder\n")
+    r = srelab("run", "steady-state", "--duration", "5m", "--json", blocker / "result.json")
+    assert r.code == 2 and "--json" in r.err_text and "is a file" in r.err_text
+    assert "Traceback" not in r.stderr
+    r = srelab("run", "steady-state", "--duration", "5m", "--out", tmp_path / "run", "--junit", blocker / "j.xml")
+    assert r.code == 2 and "--junit" in r.err_text
+    assert not (tmp_path / "run").exists() or not any((tmp_path / "run").iterdir())   # nothing half-done
+
+
+def test_json_dash_prints_the_result(srelab):
+    import json
+    r = srelab("run", "steady-state", "--duration", "5m", "--json", "-")
+    assert r.code == 0 and json.loads(r.stdout)["scenario"] == "steady-state"

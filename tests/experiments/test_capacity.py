@@ -114,6 +114,9 @@ def test_bad_history_and_horizon_are_clear_errors(srelab, tmp_path):
     p.write_text("t,rps\n" + "".join(f"{i * 60},{100}\n" for i in range(600)))
     r = srelab("capacity", "plan", "diurnal-peak", "--history", str(p), "--no-verify")
     assert r.code == 2 and "hourly" in r.err_text
+    p.write_text("t,rps\n" + "".join(f"{i * 3600},0\n" for i in range(5 * WEEK)))
+    r = srelab("capacity", "plan", "diurnal-peak", "--history", str(p), "--no-verify")
+    assert r.code == 2 and "every rate is zero" in r.err_text
     r = srelab("capacity", "plan", "diurnal-peak", "--horizon", "soon")
     assert r.code == 2 and "--horizon" in r.err_text
 

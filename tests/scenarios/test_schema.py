@@ -84,6 +84,18 @@ def test_slo_target_is_a_percent_strictly_between_0_and_100(target):
     assert _errors(exc.value)[0][0] == "slos[0].target"
 
 
+@pytest.mark.parametrize("target", [0.999, 0.5, 1])
+def test_a_fraction_where_a_percent_belongs_is_caught(target):
+    with pytest.raises(ValidationError, match="targets are percent: write 99.9") as exc:
+        sc(slos=[{"name": "a", "service": "x", "target": target}])
+    assert _errors(exc.value)[0][0] == "slos[0].target"
+
+
+def test_budget_policy_thresholds_are_percent():
+    with pytest.raises(ValidationError, match="write 50 for 50 %"):
+        sc(policies={"budget": {"yellow_below": 0.5, "red_below": 0.2}})
+
+
 def test_latency_slo_needs_a_threshold_and_availability_takes_none():
     with pytest.raises(ValidationError, match="needs a threshold"):
         sc(slos=[{"name": "a", "service": "x", "kind": "latency", "target": 99}])
