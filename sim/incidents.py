@@ -18,12 +18,22 @@ their own. The incident's cause is then diagnosed from the faults active in
 the simulation that touch those services (or, failing that, the closure); the
 cause decides the runbook (see :mod:`sim.responders`).
 
-Timing: ``started_at`` is when the cause started (its faults' injection; with
-no fault, the start of the stretch of minutes that burnt budget before the
-page), ``detected_at`` the first page, ``mitigated_at`` when the mitigation
+Timing: ``started_at`` is when the cause started (its faults' injection, or, for
+a bad release, when the release first went live: the deployer re-injects its
+``bad-deploy`` fault at every rollout wave, and the waves of one release are one
+change; with no fault, the start of the stretch of minutes that burnt budget
+before the page), ``detected_at`` the first page, ``mitigated_at`` when the mitigation
 took effect (a responder's verified action, or the faults ending by
 themselves), ``resolved_at`` when the incident is mitigated and all its pages
-have resolved.
+have resolved; its ``incident-mitigated`` event carries that time (a
+``mitigation-verified`` event follows when a responder verified it later).
+
+A new change (a fault, or a bad release) that starts while a page of an SLO it
+touches is already firing cannot page again: once a service it touches is
+unhealthy it opens an incident of its own (detected then), so each cause is one
+incident whether its page was free or not. An incident whose own cause is gone
+(reverted by the responder) while another open incident's cause keeps its SLOs
+burning counts as mitigated at that action.
 """
 
 from __future__ import annotations
@@ -80,6 +90,8 @@ class IncidentManager:
         self.fault_start: dict[int, float] = {}   # id(fault) -> injected at
         self.fault_end: dict[int, float] = {}     # id(fault) -> ended at
         self._live: dict[int, Fault] = {}
+        self.change_of: dict[int, Any] = {}       # id(fault) -> its change: ("release", id) or id(fault)
+        self._release_of: dict[Any, Any] = {}     # change -> the deployer's Release
         self._seen = 0
         self._closure: dict[str, frozenset[str]] = {}
         self._edges: deque[tuple[float, np.ndarray, np.ndarray]] = deque()  # (window end, tries, failures)
@@ -117,11 +129,35 @@ class IncidentManager:
         this very tick is seen by the evaluation loop at ``t`` = now."""
         now = {id(f): f for f in sim.active_faults}
         for k in now.keys() - self._live.keys():
-            self.fault_start[k] = t
+            rel = next((r for r in getattr(getattr(sim, "deployer", None), "releases", ())
+                        if r.fault is now[k]), None)
+            if rel is not None and rel.started_at is not None:  # one change over its canary and waves
+                key = ("release", rel.id)
+                self.change_of[k], self._release_of[key] = key, rel
+                self.fault_start[k] = min(float(rel.started_at), t)
+            else:
+                self.change_of[k] = k
+                self.fault_start[k] = t
             self.fault_end.pop(k, None)
         for k in self._live.keys() - now.keys():
             self.fault_end[k] = t
         self._live = now
+
+    def current(self, sim, f: Fault) -> Fault | None:
+        """The live fault of ``f``'s change: ``f`` itself while active, else a release's later wave."""
+        if any(a is f for a in sim.active_faults):
+            return f
+        rel = self._release_of.get(self.change_of.get(id(f)))
+        if rel is not None and rel.fault is not None and any(a is rel.fault for a in sim.active_faults):
+            return rel.fault
+        return None
+
+    def _follow_changes(self, sim, inc: Incident) -> None:
+        """Replace a release's superseded wave by its live one: the change goes on."""
+        for k, f in enumerate(inc.faults):
+            cur = self.current(sim, f)
+            if cur is not None and cur is not f:
+                inc.faults[k] = cur
 
     # -- graph ----------------------------------------------------------------
     def closure(self, sim, service: str) -> frozenset[str]:
@@ -306,19 +342,31 @@ class IncidentManager:
         inc.record["mitigated_at"] = float(at)
         inc.record["auto_remediated"] = by == "automation"
         inc.record["mitigated_by"] = by
-        sim.log("incident-mitigated", target=f"{inc.record['id']} by {by}")
+        event = {"at": float(at), "event": "incident-mitigated", "target": f"{inc.record['id']} by {by}"}
+        k = len(sim.events)  # the event at the mitigation time, among the events in time order
+        while k > 0 and sim.events[k - 1]["at"] > at:
+            k -= 1
+        sim.events.insert(k, event)
+        if float(sim.env.now) > at:
+            sim.log("mitigation-verified", target=f"{inc.record['id']} by {by}")
 
     def _watch(self, sim) -> None:
         """Mitigation by the faults ending on their own; resolution once mitigated and quiet."""
         now = float(sim.env.now)
+        self._new_causes(sim)
         for inc in self.incidents:
             if inc.resolved:
                 continue
+            self._follow_changes(sim, inc)
             if not inc.mitigated and not inc.busy:
                 live = {id(f) for f in sim.active_faults}
                 ended = [f for f in inc.faults if id(f) not in live]
                 if inc.faults and len(ended) == len(inc.faults) and not any(id(f) in inc.own_reverts for f in ended):
-                    self.mitigate(sim, inc, max(self.fault_end.get(id(f), now) for f in ended), "fault-ended")
+                    rels = [self._release_of.get(self.change_of.get(id(f))) for f in ended]
+                    by = {r.rolled_back_by for r in rels if r is not None}
+                    how = by.pop() if len(by) == 1 and None not in by and "other" not in by and all(rels) \
+                        else "fault-ended"
+                    self.mitigate(sim, inc, max(self.fault_end.get(id(f), now) for f in ended), how)
                 elif (len(ended) == len(inc.faults) and now - inc.record["detected_at"] >= QUIET
                       and self.quiet(sim, inc, QUIET)):
                     self.mitigate(sim, inc, now - QUIET, "errors-stopped")
@@ -326,6 +374,72 @@ class IncidentManager:
                 inc.record["resolved_at"] = float(max([inc.record["mitigated_at"]]
                                                       + [a["resolved_at"] for a in inc.alerts]))
                 sim.log("incident-resolved", target=inc.record["id"])
+
+    def cause_gone(self, sim, inc: Incident) -> bool:
+        """The incident's own faults have all ended, and another open, unmitigated incident on one of its
+        SLOs has a cause still live (what keeps the SLOs burning is that incident's)."""
+        self._follow_changes(sim, inc)
+        if not inc.faults or any(self.current(sim, f) is not None for f in inc.faults):
+            return False
+        return any(o is not inc and not o.mitigated and set(o.slos) & set(inc.slos)
+                   and any(self.current(sim, f) is not None for f in o.faults) for o in self.incidents)
+
+    def _new_causes(self, sim) -> None:
+        """A new change behind an SLO whose page is already firing (so it cannot page again) opens an
+        incident of its own once a service it touches is unhealthy."""
+        firing: dict[int, list[int]] = {}
+        names = [s.name for s in sim.scenario.slos]
+        for k, a in enumerate(sim.alerts):
+            if a["severity"] == "page" and a["resolved_at"] is None and a["slo"] in names:
+                firing.setdefault(names.index(a["slo"]), []).append(k)
+        if not firing:
+            return
+        known = {self.change_of.get(id(f), id(f)) for inc in self.incidents for f in inc.faults}
+        bad = None
+        for f in list(sim.active_faults):
+            key = self.change_of.get(id(f), id(f))
+            if key in known:
+                continue
+            start = self.fault_start.get(id(f), float(sim.env.now))
+            if start >= float(sim.env.now):  # seen at the next evaluation at the earliest, like a page
+                continue
+            touched = affected_services(sim, f)
+            slos = [i for i, alerts in firing.items()
+                    if start > min(sim.alerts[k]["fired_at"] for k in alerts)
+                    and touched & self.closure(sim, sim.scenario.slos[i].service)]
+            if not slos:
+                continue
+            if bad is None:
+                bad, _ = self.unhealthy(sim)
+            sick = {sim.compiled.names[i] for i in np.flatnonzero(bad)} & touched
+            if not sick:
+                continue
+            known.add(key)
+            self._open_for(sim, f, slos, sorted(k for i in slos for k in firing[i]), sick)
+
+    def _open_for(self, sim, f: Fault, slos: list[int], alert_indices: list[int], roots: set[str]) -> None:
+        detected = float(sim.env.now)
+        services = {sim.scenario.slos[i].service for i in slos}
+        inc = Incident(record={}, slos=list(slos), services=services, roots=set(roots), last_page=detected,
+                       alerts=[sim.alerts[k] for k in alert_indices], faults=[f])
+        started = self._started(sim, inc, detected)
+        for i in slos:
+            inc.settled[i] = self._settled(sim, i, started)
+        inc.record.update({
+            "id": f"INC-{len(self.incidents) + 1}", "cause": self.cause(sim, inc),
+            "started_at": started, "detected_at": detected, "mitigated_at": None, "resolved_at": None,
+            "auto_remediated": False,
+            "acknowledged_at": None, "responder": None, "escalated": False,
+            "slos": [sim.scenario.slos[i].name for i in slos], "root_services": sorted(roots),
+            "alerts": list(alert_indices), "page_alerts": 0,
+            "first_errors_at": self._first_errors(sim, slos[0], started),
+            "actions": [], "toil_minutes": 0.0,
+        })
+        self.incidents.append(inc)
+        sim.incidents.append(inc.record)
+        sim.log("incident-opened", target=f"{inc.record['id']} {inc.record['cause']} (behind a page already firing)")
+        assert self.responders is not None
+        self.responders.engage(sim, inc, plan_for(sim, inc, inc.faults))
 
     # -- result -----------------------------------------------------------------
     def finish(self, sim) -> dict[str, Any]:
@@ -342,7 +456,8 @@ class IncidentManager:
             r["time_to_mitigate"] = r["mitigated_at"] - r["started_at"] if r["mitigated_at"] is not None else None
             r.setdefault("mitigated_by", None)
             r["budget_consumed"] = {sim.scenario.slos[i].name: self.budget_consumed(
-                sim, i, r["started_at"], r["mitigated_at"] if r["mitigated_at"] is not None else end)
+                sim, i, r["started_at"], r["mitigated_at"] if r["mitigated_at"] is not None else end,
+                share=self._open_count(sim, i, end))
                 for i in inc.slos}
             r["budget_to_detect"] = {sim.scenario.slos[i].name: self.budget_consumed(
                 sim, i, r["started_at"], r["detected_at"]) for i in inc.slos}
@@ -362,14 +477,28 @@ class IncidentManager:
             "toil_minutes": float(sum(r["toil_minutes"] for r in recs)),
         }
 
-    def budget_consumed(self, sim, slo_i: int, t0: float, t1: float) -> float:
+    def _open_count(self, sim, slo_i: int, end: float) -> np.ndarray:
+        """Per tick, how many incidents on the SLO were between their start and their mitigation."""
+        n = np.zeros(sim.slo.valid.shape[1], np.int32)
+        for inc in self.incidents:
+            if slo_i in inc.slos:
+                r = inc.record
+                t1 = r["mitigated_at"] if r["mitigated_at"] is not None else end
+                n[int(round(r["started_at"] / sim.tick)):int(round(t1 / sim.tick))] += 1
+        return n
+
+    def budget_consumed(self, sim, slo_i: int, t0: float, t1: float, share: np.ndarray | None = None) -> float:
         """Share of the SLO window's error budget spent between ``t0`` and ``t1`` (same accounting as
-        ``budget_remaining``: the window's events at the run's rate)."""
+        ``budget_remaining``: the window's events at the run's rate); with ``share`` (incidents open per
+        tick), a tick's bad events are split equally among the incidents open then."""
         slo = sim.scenario.slos[slo_i]
         a, b = int(round(t0 / sim.tick)), int(round(t1 / sim.tick))
         valid_run = float(sim.slo.valid[slo_i].sum())
         if valid_run <= 0 or b <= a:
             return 0.0
-        bad = float((sim.slo.valid[slo_i, a:b] - sim.slo.good[slo_i, a:b]).sum())
+        per = sim.slo.valid[slo_i, a:b] - sim.slo.good[slo_i, a:b]
+        if share is not None:
+            per = per / np.maximum(share[a:b], 1)
+        bad = float(per.sum())
         window_events = valid_run * slo.window / sim.duration
         return bad / ((1 - slo.target / 100.0) * window_events)

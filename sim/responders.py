@@ -20,7 +20,9 @@ diagnose, mitigate with the same action, verify; when that does not stop the
 errors, the human fixes the cause itself (ends its faults). Step times are
 lognormal with the configured medians; every draw comes from the run's
 ``responders`` random stream. Toil is the human's time from acknowledgement
-until the mitigation is verified (or the run ends).
+until the mitigation is verified (or the run ends). A verification also passes
+when the incident's own faults are gone and another open incident's cause keeps
+its SLOs burning.
 """
 
 from __future__ import annotations
@@ -214,7 +216,9 @@ class Responders:
         action still time out there."""
         yield sim.env.timeout(seconds)
         sim.sync()
-        return self.manager.quiet(sim, inc, seconds - min(SETTLE, seconds / 4))
+        # back to normal; or the incident's own cause is gone and what still burns is another open
+        # incident's cause (a new fault behind the same SLOs is that incident's to mitigate)
+        return self.manager.quiet(sim, inc, seconds - min(SETTLE, seconds / 4)) or self.manager.cause_gone(sim, inc)
 
     def _apply(self, sim, inc: "Incident", step: Step, rb: Runbook, by: str):
         """Run one action: it works with the runbook's probability; new replicas serve after ``startup``."""
@@ -229,6 +233,7 @@ class Responders:
         if ok:
             if step.action in ("restart", "rollback", "fix"):
                 for f in step.faults:
+                    f = self.manager.current(sim, f) or f  # a release's live wave, not a superseded one
                     if step.action != "rollback" or f.kind == "bad-deploy":
                         inc.own_reverts.add(id(f))
                         sim.revert(f, event=f"remediation-{step.action}")

@@ -13,7 +13,12 @@ scenario give the same post-mortem:
   or observed: the root cause's load rising during the incident without a
   traffic spike), a bad
   release without a canary, a mitigation done by hand that a runbook covers,
-  a runbook that failed, an escalation.
+  a runbook that failed (worded by who failed: automation, or a human with no
+  runbook), an escalation, bad releases without a canary, releases frozen or an
+  escalation by the error budget policy;
+- an SLO that missed its target or spent more than ``RUN_BUDGET`` of its
+  window's budget in the run went badly, as did a budget level going yellow or
+  red, frozen releases and the policy's rollbacks.
 """
 
 from __future__ import annotations
@@ -28,11 +33,12 @@ import numpy as np
 from srelab.errors import InputError
 from srelab.yamlio import write_atomic
 
-__all__ = ["RunFolder", "load_run", "render", "write_report", "DETECTION_BUDGET", "SLOW_MITIGATION"]
+__all__ = ["RunFolder", "load_run", "render", "write_report", "DETECTION_BUDGET", "SLOW_MITIGATION", "RUN_BUDGET"]
 
 DETECTION_BUDGET = 0.02      # share of the window budget an incident may spend before it pages
 SLOW_MITIGATION = 1800.0     # seconds from the cause's start to mitigation
 RETRY_AMPLIFICATION = 3.0    # worst-case load multiplier along a path that calls for a retry budget
+RUN_BUDGET = 0.05           # share of an SLO window's budget one run may spend before it went badly
 RETRY_LOAD_RISE = 1.1        # load on a root cause during an incident against before it, without a spike
 
 
@@ -219,7 +225,11 @@ def _timeline(run: RunFolder) -> list[str]:
             rows.append((i["first_errors_at"], after, f"{iid}: first errors counted against {', '.join(i['slos'])}"))
         first = run.result["alerts"][i["alerts"][0]] if i.get("alerts") else None
         page = f" ({first['slo']} {first['rule']})" if first else ""
-        rows.append((i["detected_at"], after, f"{iid}: paged{page}; incident opened, cause {i['cause']}"))
+        if i.get("page_alerts", 1) == 0:
+            rows.append((i["detected_at"], after, f"{iid}: new cause found behind a page already firing{page}; "
+                                                  f"incident opened, cause {i['cause']}"))
+        else:
+            rows.append((i["detected_at"], after, f"{iid}: paged{page}; incident opened, cause {i['cause']}"))
         if i.get("acknowledged_at") is not None:
             rows.append((i["acknowledged_at"], after, f"{iid}: acknowledged by the {i.get('responder')}"))
         for a in i.get("actions", []):
@@ -228,6 +238,20 @@ def _timeline(run: RunFolder) -> list[str]:
             rows.append((i["mitigated_at"], after, f"{iid}: mitigated ({i.get('mitigated_by')})"))
         if i["resolved_at"] is not None:
             rows.append((i["resolved_at"], after, f"{iid}: resolved (every page cleared)"))
+    for rel in _releases(run):
+        what = f"release #{rel['id']} of {rel['service']}"
+        if rel["outcome"] == "frozen":
+            rows.append((rel["at"], after - 1, f"{what} frozen (skipped by the budget policy)"))
+            continue
+        if rel.get("started_at") is None:
+            continue
+        canary = "with a canary" if rel.get("canary") else "without a canary"
+        rows.append((rel["started_at"], after - 1, f"{what} started {canary}" + (" (bad)" if rel["bad"] else "")))
+        if rel["outcome"] == "rolled-back" and rel.get("ended_at") is not None:
+            rows.append((rel["ended_at"], after - 1, f"{what} rolled back by {rel.get('rolled_back_by')}"))
+    for a in run.result.get("policy_actions", []):
+        if a.get("policy") == "budget":
+            rows.append((a["at"], after - 1, f"budget policy: {a['action']} {a['target']} ({a['reason']})"))
     note = [] if (run.path / "events.json").is_file() else [
         "", "_No events.json (a run with --replications writes none): faults and remediations are missing "
         "from this timeline._"]
@@ -241,6 +265,20 @@ def _timeline(run: RunFolder) -> list[str]:
             seen.add((at, text))
             out.append([_clock(at), text])
     return _table(["at", "what"], out) + note
+
+
+def _releases(run: RunFolder) -> list[dict[str, Any]]:
+    return list((run.result.get("deployments") or {}).get("releases") or [])
+
+
+def _releases_of(run: RunFolder, inc: dict[str, Any]) -> list[dict[str, Any]]:
+    """The bad releases behind an incident: those of its ``bad-deploy`` services that went live from its
+    start (a release's start is the incident's) to its detection and were still live at its detection."""
+    svcs = {c.strip().split(":", 1)[1] for c in inc["cause"].split(",") if c.strip().startswith("bad-deploy:")}
+    t0, t1 = inc["started_at"] - 1.0, inc["detected_at"]
+    return [r for r in _releases(run) if r["bad"] and r["service"] in svcs and r.get("started_at") is not None
+            and t0 <= r["started_at"] <= t1
+            and not (r["outcome"] == "rolled-back" and (r.get("ended_at") or 0.0) <= t1)]
 
 
 def _faults_of(run: RunFolder, inc: dict[str, Any]) -> list[Any]:
@@ -264,13 +302,21 @@ def _root_cause(run: RunFolder) -> list[str]:
     lines = []
     for i in incs:
         faults = _faults_of(run, i)
-        text = "; ".join(_KIND_TEXT[f.kind].format(s=f.service, z=f.zone, src=f.source, dst=f.target,
-                                                   zs=", ".join(f.zones or [])) for f in faults)
+        parts = [_KIND_TEXT[f.kind].format(s=f.service, z=f.zone, src=f.source, dst=f.target,
+                                           zs=", ".join(f.zones or [])) for f in faults]
+        for rel in _releases_of(run, i):
+            end = (f"rolled back by {rel.get('rolled_back_by')} at {_clock(rel.get('ended_at'))}"
+                   if rel["outcome"] == "rolled-back" else "still live at the end of the run")
+            parts.append(f"bad release #{rel['id']} of {rel['service']} went live at {_clock(rel['started_at'])} "
+                         f"{'after' if rel.get('canary') else 'without'} a canary, {end}")
+        text = "; ".join(parts)
         roots = ", ".join(i.get("root_services", []))
         lines.append(f"- **{i['id']}** ({i['cause']}): {text or 'no injected fault explains it'}. "
                      f"Correlation localised the root cause to {roots or 'nothing'} (the deepest failing "
                      f"services below {', '.join(i['slos'])} in the dependency graph); "
-                     f"{i.get('page_alerts', 1)} page alert(s) were grouped into this incident.")
+                     + ("it started while the SLOs' page was already firing, so it opened without a page of "
+                        "its own." if i.get("page_alerts", 1) == 0 else
+                        f"{i.get('page_alerts', 1)} page alert(s) were grouped into this incident."))
     return lines
 
 
@@ -358,7 +404,15 @@ def _judgements(run: RunFolder) -> tuple[list[str], list[str], list[str]]:
         for a in i.get("actions", []):
             if a["outcome"] == "failed":
                 bad.append(f"{iid}: the {a['action']} of {a['target']} by {a['by']} failed at {_clock(a['at'])}.")
-                item(f"Make the {a['action']} runbook more reliable (it failed during {iid}).")
+                if a["by"] == "automation":
+                    item(f"Make the {a['action']} runbook more reliable (the automated {a['action']} failed "
+                         f"during {iid}).")
+                elif auto is not None and a["action"] in auto.runbooks:
+                    item(f"Make the {a['action']} runbook more reliable (the {a['by']} on-call's {a['action']} "
+                         f"failed during {iid}).")
+                else:
+                    item(f"Write and rehearse a {a['action']} procedure, or automate it: the {a['by']} on-call's "
+                         f"{a['action']} by hand failed during {iid} (no runbook covers it).")
         manual = [a for a in i.get("actions", []) if a["by"] != "automation" and a["outcome"] == "applied"
                   and a["action"] != "fix"]
         for a in manual:
@@ -387,11 +441,50 @@ def _judgements(run: RunFolder) -> tuple[list[str], list[str], list[str]]:
             if f.kind == "bad-deploy" and not canary:
                 item(f"Release {f.service} through a canary with automated analysis: the bad release "
                      f"reached all traffic ({iid}).")
+        for rel in _releases_of(run, i):
+            if not rel.get("canary"):
+                item(f"Release {rel['service']} through a canary with automated analysis: bad release "
+                     f"#{rel['id']} reached all traffic ({iid}).")
         if i.get("toil_minutes", 0.0) > 60:
             bad.append(f"{iid}: {i['toil_minutes']:.0f} minutes of human toil.")
+    # releases and the error budget policy
+    rels = _releases(run)
+    escaped = [x for x in rels if x["bad"] and x.get("reached_production") and not x.get("canary")]
+    if escaped:
+        ids = ", ".join(f"#{x['id']} ({x['service']})" for x in escaped)
+        bad.append(f"{len(escaped)} bad release(s) reached users without a canary: {ids}.")
+        item(f"Add canary analysis to the release train (`deployments.canary`): {len(escaped)} bad release(s) "
+             f"reached all traffic without one ({ids}).")
+    caught = [x for x in rels if x["bad"] and x.get("rolled_back_by") == "canary"]
+    if caught:
+        well.append(f"Canaries caught {len(caught)} bad release(s) before they reached all traffic: "
+                    + ", ".join(f"#{x['id']} ({x['service']})" for x in caught) + ".")
+    budget = [a for a in r.get("policy_actions", []) if a.get("policy") == "budget"]
+    for a in budget:
+        if a["action"] in ("yellow", "red"):
+            bad.append(f"{a['target']}'s error budget went {a['action']} at {_clock(a['at'])}: {a['reason']}.")
+    frozen = [x for x in rels if x["outcome"] == "frozen"]
+    if frozen:
+        bad.append(f"{len(frozen)} release(s) were frozen (skipped) by the error budget policy.")
+        item(f"Find and fix what spent the budget before releasing again: the policy froze {len(frozen)} "
+             f"release(s).")
+    policy_rb = [x for x in rels if x.get("rolled_back_by") == "budget-policy"]
+    if policy_rb:
+        bad.append(f"The error budget policy rolled back {len(policy_rb)} release(s): "
+                   + ", ".join(f"#{x['id']} ({x['service']}{', bad' if x['bad'] else ', good'})" for x in policy_rb)
+                   + ".")
+    if any(a["action"] == "escalate" for a in budget):
+        item("Review the budget escalation with the service owners: an SLO went red.")
     for s in r["slos"]:
+        spent = 1 - s["budget_remaining"]
+        missed = s["attainment"] < s["target"]
         if s["budget_remaining"] < 0:
-            bad.append(f"{s['name']} overspent its whole error budget ({_pct(1 - s['budget_remaining'])} consumed).")
+            bad.append(f"{s['name']} overspent its whole error budget ({_pct(spent)} consumed).")
+        elif missed or spent > RUN_BUDGET:
+            bad.append(f"{s['name']} " + (f"missed its target ({_pct(s['attainment'], 3)} against "
+                                          f"{_pct(s['target'], 2)}) and " if missed else "")
+                       + f"spent {_pct(spent)} of its window's error budget in this run (more than "
+                         f"{_pct(RUN_BUDGET, 0)}).")
         elif s["budget_remaining"] >= 0.5:
             well.append(f"{s['name']} kept {_pct(s['budget_remaining'])} of its error budget.")
         unpaged = not any(s["name"] in i.get("slos", []) for i in r["incidents"])

@@ -237,3 +237,58 @@ def test_latency_pages_with_no_failing_service_group_by_graph_and_time(run_sim):
     assert by_cause["latency:c"]["slos"] == ["a-latency", "b-latency"]
     assert by_cause["latency:y"]["slos"] == ["x-latency"]
     assert r["incident_response"]["pages"] == 2
+
+
+def _events(run, name):
+    return [e for e in run.sim.events if e["event"] == name]
+
+
+def test_the_mitigated_event_carries_the_mitigation_time_and_verification_follows(run_sim):
+    """The restart lands at 6m + 2m; verified 2 m later: events.json says mitigated at 8m, like the
+    incident, and logs the verification apart."""
+    auto = {"automation": {"runbooks": {"restart": {"duration": "2m", "success_probability": 1.0}}, "verify": "2m"}}
+    run = _run(run_sim, [KILL_C], auto)
+    [inc] = run.result["incidents"]
+    assert inc["mitigated_at"] == 480.0
+    [mitigated] = _events(run, "incident-mitigated")
+    [verified] = _events(run, "mitigation-verified")
+    assert mitigated["at"] == inc["mitigated_at"] and verified["at"] == 600.0
+    assert all(a["at"] <= b["at"] for a, b in zip(run.sim.events, run.sim.events[1:]))
+
+
+def test_a_bad_release_starts_when_it_first_went_live_and_its_waves_are_one_cause(run_sim):
+    """Without canaries a bad release's fault is re-injected at each of its four waves: the incident
+    starts at the release (not its last wave) and a superseded wave does not mitigate it."""
+    deployments = {"per_day": 24, "services": ["c"], "bad_release_probability": 1.0, "rollout": "20m",
+                   "effect": {"error_rate": 0.5}}
+    run = run_sim(TOPO, duration="2h", slos=SLOS, faults=[], flow=FAST, deployments=deployments, seed=3)
+    r = run.result
+    first = min((x for x in r["deployments"]["releases"] if x["started_at"] is not None),
+                key=lambda x: x["started_at"])
+    inc = r["incidents"][0]
+    assert inc["cause"] == "bad-deploy:c"
+    assert inc["started_at"] == first["started_at"] and inc["first_errors_at"] == first["started_at"]
+    assert inc["detected_at"] - inc["started_at"] < 600.0   # a 50 % error release pages within minutes
+    assert inc["mitigated_at"] is None                      # no responder and the release stays live
+    # each bad release is its own incident, starting when that release went live
+    starts = sorted(x["started_at"] for x in r["deployments"]["releases"] if x["started_at"] is not None)
+    assert sorted(i["started_at"] for i in r["incidents"]) == starts
+
+
+def test_a_new_fault_behind_a_firing_page_is_its_own_incident(run_sim):
+    """A bad release of c pages at 6m; c crashes at 10m while that page still fires (no new page).
+    The crash opens its own incident; the human's rollback of the release (6 + 5 + 10 + 5 = 26m)
+    mitigates the release's incident although the crash keeps the SLOs burning."""
+    bad = {"at": "5m", "kind": "bad-deploy", "service": "c", "rate": 0.3}
+    crash = {**KILL_C, "at": "10m", "duration": "40m"}
+    r = _run(run_sim, [bad, crash], {"on_call": FIXED}, duration="1h").result
+    assert [i["cause"] for i in r["incidents"]] == ["bad-deploy:c", "kill-instances:c"]
+    release, crashed = r["incidents"]
+    assert [(a["action"], a["at"]) for a in release["actions"]] == [("rollback", 1560.0)]
+    assert release["mitigated_at"] == 1560.0 and release["mitigated_by"] == "primary"
+    assert crashed["started_at"] == 600.0 and crashed["page_alerts"] == 0
+    assert 600.0 < crashed["detected_at"] <= 720.0 and crashed["slos"] == ["a", "b"]
+    # the budget of the minutes both were open is split between them, not counted twice
+    for slo in ("a", "b"):
+        total = 1 - next(s for s in r["slos"] if s["name"] == slo)["budget_remaining"]
+        assert release["budget_consumed"][slo] + crashed["budget_consumed"][slo] <= total + 1e-9
