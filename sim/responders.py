@@ -176,7 +176,7 @@ class Responders:
             if inc.mitigated:
                 break
             # the errors go on: look again for causes not yet handled
-            known = {id(f) for f in inc.faults}
+            known = {id(f) for o in self.manager.incidents for f in o.faults}  # another incident's are its own
             for s in inc.services:
                 inc.roots |= self.manager.localise(sim, s)
             new = [f for f in self.manager.diagnose(sim, inc.services, inc.roots) if id(f) not in known]

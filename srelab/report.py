@@ -238,10 +238,12 @@ def _timeline(run: RunFolder) -> list[str]:
             rows.append((i["mitigated_at"], after, f"{iid}: mitigated ({i.get('mitigated_by')})"))
         if i["resolved_at"] is not None:
             rows.append((i["resolved_at"], after, f"{iid}: resolved (every page cleared)"))
+    frozen_at = {e.get("target"): e["at"] for e in run.events if e["event"] == "release-frozen"}
     for rel in _releases(run):
         what = f"release #{rel['id']} of {rel['service']}"
-        if rel["outcome"] == "frozen":
-            rows.append((rel["at"], after - 1, f"{what} frozen (skipped by the budget policy)"))
+        if rel["outcome"] == "frozen":  # when the freeze skipped it (a deferred release is frozen later)
+            at = frozen_at.get(f"{rel['service']} #{rel['id']}", rel["at"])
+            rows.append((at, after - 1, f"{what} frozen (skipped by the budget policy)"))
             continue
         if rel.get("started_at") is None:
             continue
