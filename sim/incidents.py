@@ -250,22 +250,7 @@ class IncidentManager:
         inc = Incident(record={}, slos=[slo_i], services={service}, roots=set(roots), last_page=detected,
                        alerts=[alert])
         inc.faults = self.diagnose(sim, inc.services, inc.roots)
-        started = self._started(sim, inc, detected)
-        inc.settled[slo_i] = self._settled(sim, slo_i, started)
-        inc.record.update({
-            "id": f"INC-{len(self.incidents) + 1}", "cause": self.cause(sim, inc),
-            "started_at": started, "detected_at": detected, "mitigated_at": None, "resolved_at": None,
-            "auto_remediated": False,
-            "acknowledged_at": None, "responder": None, "escalated": False,
-            "slos": [sim.scenario.slos[slo_i].name], "root_services": sorted(roots),
-            "alerts": [alert_index], "page_alerts": 1, "first_errors_at": self._first_errors(sim, slo_i, started),
-            "actions": [], "toil_minutes": 0.0,
-        })
-        self.incidents.append(inc)
-        sim.incidents.append(inc.record)
-        sim.log("incident-opened", target=f"{inc.record['id']} {inc.record['cause']}")
-        assert self.responders is not None
-        self.responders.engage(sim, inc, plan_for(sim, inc, inc.faults))
+        self._record(sim, inc, detected, [alert_index], page_alerts=1)
 
     def _join(self, sim, inc: Incident, alert_index: int, slo_i: int, service: str, roots: set[str]) -> None:
         alert = sim.alerts[alert_index]
@@ -422,22 +407,27 @@ class IncidentManager:
         services = {sim.scenario.slos[i].service for i in slos}
         inc = Incident(record={}, slos=list(slos), services=services, roots=set(roots), last_page=detected,
                        alerts=[sim.alerts[k] for k in alert_indices], faults=[f])
+        self._record(sim, inc, detected, list(alert_indices), page_alerts=0, note=" (behind a page already firing)")
+
+    def _record(self, sim, inc: Incident, detected: float, alert_indices: list[int], page_alerts: int,
+                note: str = "") -> None:
+        """Open ``inc``: its result record, the timeline line, and the responders."""
         started = self._started(sim, inc, detected)
-        for i in slos:
+        for i in inc.slos:
             inc.settled[i] = self._settled(sim, i, started)
         inc.record.update({
             "id": f"INC-{len(self.incidents) + 1}", "cause": self.cause(sim, inc),
             "started_at": started, "detected_at": detected, "mitigated_at": None, "resolved_at": None,
             "auto_remediated": False,
             "acknowledged_at": None, "responder": None, "escalated": False,
-            "slos": [sim.scenario.slos[i].name for i in slos], "root_services": sorted(roots),
-            "alerts": list(alert_indices), "page_alerts": 0,
-            "first_errors_at": self._first_errors(sim, slos[0], started),
+            "slos": [sim.scenario.slos[i].name for i in inc.slos], "root_services": sorted(inc.roots),
+            "alerts": alert_indices, "page_alerts": page_alerts,
+            "first_errors_at": self._first_errors(sim, inc.slos[0], started),
             "actions": [], "toil_minutes": 0.0,
         })
         self.incidents.append(inc)
         sim.incidents.append(inc.record)
-        sim.log("incident-opened", target=f"{inc.record['id']} {inc.record['cause']} (behind a page already firing)")
+        sim.log("incident-opened", target=f"{inc.record['id']} {inc.record['cause']}{note}")
         assert self.responders is not None
         self.responders.engage(sim, inc, plan_for(sim, inc, inc.faults))
 
