@@ -5,14 +5,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from scenarios.schema import Scenario
+from scenarios.schema import Autoscaling, Scenario
 from sim.simulation import Simulation
 from srelab.errors import ScenarioError
 from topology import Topology
 
-__all__ = ["compare_autoscalers", "KINDS"]
+__all__ = ["compare_autoscalers", "with_autoscaling", "KINDS"]
 
 KINDS = ("none", "hpa", "predictive")
+
+
+def with_autoscaling(scenario: Scenario, spec: Autoscaling) -> Scenario:
+    """The same scenario under another ``policies.autoscaling``."""
+    return scenario.model_copy(update={"policies": scenario.policies.model_copy(update={"autoscaling": spec})})
 
 
 def compare_autoscalers(scenario: Scenario, topology: Topology, kinds: tuple[str, ...] = KINDS,
@@ -25,8 +30,7 @@ def compare_autoscalers(scenario: Scenario, topology: Topology, kinds: tuple[str
                             source=scenario.source, field="policies.autoscaling")
     rows = []
     for kind in kinds:
-        policies = scenario.policies.model_copy(update={"autoscaling": spec.model_copy(update={"kind": kind})})
-        variant = scenario.model_copy(update={"policies": policies})
+        variant = with_autoscaling(scenario, spec.model_copy(update={"kind": kind}))
         sim = Simulation(variant, seed=seed, topology=topology)
         result = sim.run()
         cap = result["capacity"]

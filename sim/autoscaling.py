@@ -243,9 +243,10 @@ class Autoscaler:
         # count rather than linger as pods without metrics. Pods that became ready since the
         # last sync have no full metrics window yet: the HPA counts them as not ready.
         fresh = np.minimum(self._fresh, serving)
+        starting = self.pending.sum(1)
         ready = serving - fresh
-        unready = self.pending.sum(1) + fresh
-        current = serving + self.pending.sum(1)
+        unready = starting + fresh
+        current = serving + starting
         missing = np.zeros_like(current)
         per_replica = np.maximum(self._replica_ticks, 1e-12)
         usage = {"utilization": self._usage / per_replica,
@@ -253,11 +254,10 @@ class Autoscaler:
         desired = np.max([self.algorithm.proposal(current, ready, unready, missing, usage[m.type], m.target,
                                                   max(1.0, m.target) if m.type == "utilization" else m.target)
                           for m in self.spec.scaling_metrics], axis=0)
-        # a Deployment scaled to zero by its owner is not autoscaled (as in the HPA)
-        desired = np.where(deployed + self.pending.sum(1) > 0, desired, current)
         new = self.algorithm.normalize(now, current, desired, self.floor(sim, now))
+        # a Deployment scaled to zero by its owner is not autoscaled (as in the HPA)
+        new = np.where(deployed + starting > 0, new, current)
         self.algorithm.record(now, current, new)
-        new = np.where(deployed + self.pending.sum(1) > 0, new, current)
         self._usage[:] = 0
         self._replica_ticks[:] = 0
         self._arrivals[:] = 0

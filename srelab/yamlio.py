@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -130,6 +131,5 @@ def ensure_writable(path: str | Path, option: str, folder: bool = False) -> None
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InputError(f"cannot create the folder {parent}: {exc.strerror or exc}", field=option) from None
-    import os
     if not os.access(parent, os.W_OK):
         raise InputError(f"cannot write in {parent}: permission denied", field=option)

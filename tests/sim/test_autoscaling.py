@@ -261,14 +261,14 @@ def test_autoscaler_comparison_on_the_built_in_day():
 def test_predictive_scales_out_ahead_of_a_rush_it_has_seen():
     """The 09:00 rush of autoscaling-day is in the history: the predictive autoscaler has the
     replicas serving before it; the HPA only reacts once the rush has hit."""
+    from experiments.autoscalers import with_autoscaling
     from scenarios import bind, load
     from sim import Simulation
 
     base = load("autoscaling-day").with_overrides(duration="570m")
     serving = {}
     for kind in ("hpa", "predictive"):
-        spec = base.policies.autoscaling.model_copy(update={"kind": kind})
-        sc = base.model_copy(update={"policies": base.policies.model_copy(update={"autoscaling": spec})})
+        sc = with_autoscaling(base, base.policies.autoscaling.model_copy(update={"kind": kind}))
         sim = Simulation(sc, topology=bind(sc))
         sim.run()
         rec = sim.recorder
